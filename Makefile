@@ -1,0 +1,30 @@
+# Two entry points for newcomers: `make run` (serve the seeds) and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: install run test eval bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first: otherwise sentence-transformers pulls a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/qa serve --ingest-seeds
+
+test: install
+	$(BIN)/python -m pytest
+
+eval: install
+	$(BIN)/qa eval ../shared/eval/seed-dev --output benchmarks/results/seed-dev.json
+	$(BIN)/qa eval ../shared/eval/squad2-dev --output benchmarks/results/squad2-dev.json
+
+clean:
+	rm -rf data .pytest_cache

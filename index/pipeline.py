@@ -1,0 +1,127 @@
+"""Ingestion end to end: files -> cleaned documents -> passages and sentences -> vectors ->
+Chroma, then the lexical index. Re-running is safe: unchanged files are skipped, changed
+ones replaced, and a run killed midway is completed by the next one."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import msgspec
+
+from config import Settings
+from index.cleaning import clean
+from index.documents import Document, Passage, content_hash, span_id
+from index.embedding import Embedder
+from index.lexical import LexicalIndex
+from index.loading import RawDocument, UnreadableFile, discover, read_document
+from index.splitting import split_passages
+from index.store import SentenceRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+class IngestReport(msgspec.Struct):
+    added: list[str] = []
+    replaced: list[str] = []
+    unchanged: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    passages: int = 0
+    sentences: int = 0
+    seconds: float = 0.0
+
+
+def _title(paragraphs: list[str], metadata: dict[str, str]) -> str:
+    """The given title, else a short first line, else the opening words of the text."""
+    if metadata.get("title"):
+        return metadata["title"]
+    first = paragraphs[0].split("\n")[0].strip()
+    if len(first) <= 150 and not re.search(r"[.!?]\s+\S", first):
+        return first.rstrip(".")
+    words = first.split()
+    clipped = " ".join(words[:12])
+    return clipped + ("…" if len(words) > 12 else "")
+
+
+def prepare(raw: RawDocument) -> Document | None:
+    """Clean a loaded file into the document that is stored, or None if nothing is left."""
+    cleaned = clean(raw.paragraphs)
+    if not cleaned.paragraphs:
+        return None
+    metadata = dict(raw.metadata)
+    if cleaned.author and "author" not in metadata:
+        metadata["author"] = cleaned.author
+    text = "\n\n".join(cleaned.paragraphs)
+    return Document(id=raw.doc_id, title=_title(cleaned.paragraphs, metadata), text=text, source=raw.source,
+                    content_hash=content_hash(text), metadata=metadata)
+
+
+def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Passage]:
+    groups = split_passages(document.text, embedder.count_tokens, settings.max_passage_tokens, settings.min_passage_tokens)
+    return [
+        Passage(id=span_id(document.content_hash, group[0].start, group[-1].end), doc_id=document.id, ordinal=n,
+                start=group[0].start, end=group[-1].end, sentences=group)
+        for n, group in enumerate(groups)
+    ]
+
+
+def write(document: Document, store: Store, embedder: Embedder, settings: Settings) -> tuple[int, int]:
+    passages = chunk(document, embedder, settings)
+    sentences = [SentenceRecord(id=span_id(document.content_hash, s.start, s.end), passage_id=p.id, doc_id=document.id,
+                                start=s.start, end=s.end) for p in passages for s in p.sentences]
+    passage_vectors = embedder.embed([document.text[p.start : p.end] for p in passages])
+    sentence_vectors = embedder.embed([document.text[s.start : s.end] for s in sentences])
+    store.write_document(document, passages, passage_vectors, sentences, sentence_vectors,
+                         ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return len(passages), len(sentences)
+
+
+def refresh_lexical_cache(store: Store, settings: Settings) -> LexicalIndex:
+    """Build (or reuse) the BM25 index for the store's current version."""
+    ids, texts = store.passage_texts()
+    return LexicalIndex.cached(lexical_cache_dir(settings, store.prefix), store.generation(), ids, texts)
+
+
+def lexical_cache_dir(settings: Settings, prefix: str) -> Path:
+    return Path(settings.data_dir) / "lexical" / prefix
+
+
+def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True) -> IngestReport:
+    from time import perf_counter
+
+    from tqdm import tqdm
+
+    started = perf_counter()
+    report = IngestReport()
+    files = discover(list(paths))
+    bar = tqdm(files, unit="file", desc="ingest", disable=not progress)
+    for path in bar:
+        try:
+            document = prepare(read_document(path))
+        except UnreadableFile as exc:
+            log.warning("skipped %s", exc)
+            report.skipped.append((str(path), str(exc)))
+            continue
+        if document is None:
+            log.warning("skipped %s: no text left after cleaning", path)
+            report.skipped.append((str(path), "no text left after cleaning"))
+            continue
+        stored = store.get_document(document.id)
+        if stored is not None and stored.content_hash == document.content_hash and stored.title == document.title \
+                and {k: v for k, v in stored.metadata.items() if k != "ingested_at"} == document.metadata:
+            report.unchanged.append(document.id)
+            continue
+        passages, sentences = write(document, store, embedder, settings)
+        (report.replaced if stored is not None else report.added).append(document.id)
+        report.passages += passages
+        report.sentences += sentences
+        bar.set_postfix(passages=report.passages)
+    orphans = store.remove_orphans()
+    if orphans:
+        log.warning("removed %d records left by an interrupted ingest", orphans)
+    refresh_lexical_cache(store, settings)
+    report.seconds = perf_counter() - started
+    return report

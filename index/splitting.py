@@ -1,0 +1,122 @@
+"""Sentence and passage splitting with exact character offsets.
+
+Sentences come from pysbd (rule-based, handles "U.S.", "Dr.", "$240.1", quotes) and are
+located in the text by search, so every span satisfies `text[start:end] == sentence`.
+Passages follow the text's own paragraphs: tiny ones (headings, one-liners) merge with a
+neighbour, long ones split at sentence boundaries so the embedder never truncates."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from index.documents import Span
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def paragraph_spans(text: str) -> list[Span]:
+    """Spans of the paragraphs of a stored text (they are separated by blank lines)."""
+    return [Span(m.start(), m.end()) for m in re.finditer(r"\S(?:.*?\S)?(?=\n\n|\Z)", text, re.DOTALL)]
+
+
+def split_sentences(text: str, within: Span | None = None) -> list[Span]:
+    """Sentence spans (stripped of surrounding whitespace) inside `within` (default: all)."""
+    within = within or Span(0, len(text))
+    chunk = text[within.start : within.end]
+    spans: list[Span] = []
+    cursor = 0
+    for piece in _segmenter().segment(chunk):
+        piece = piece.strip()
+        if not piece:
+            continue
+        found = chunk.find(piece, cursor)
+        if found < 0:  # the segmenter altered the text: keep the rest as one sentence
+            break
+        spans.append(Span(within.start + found, within.start + found + len(piece)))
+        cursor = found + len(piece)
+    rest = chunk[cursor:]
+    if rest.strip():
+        lead = len(rest) - len(rest.lstrip())
+        spans.append(Span(within.start + cursor + lead, within.start + cursor + len(rest.rstrip())))
+    return spans
+
+
+def _split_long_sentence(text: str, span: Span, tokens: int, max_tokens: int) -> list[Span]:
+    """Cut an over-long "sentence" (a list, a table row) at word boundaries."""
+    pieces = math.ceil(tokens / max_tokens) + 1  # word pieces per word vary: leave slack
+    words = [Span(span.start + m.start(), span.start + m.end()) for m in re.finditer(r"\S+", text[span.start : span.end])]
+    size = math.ceil(len(words) / pieces)
+    return [Span(words[i].start, words[min(i + size, len(words)) - 1].end) for i in range(0, len(words), size)]
+
+
+def _chunk_paragraph(sentences: list[Span], tokens: list[int], max_tokens: int) -> list[list[int]]:
+    """Indices of sentences per chunk: balanced chunks that each stay under max_tokens."""
+    total = sum(tokens)
+    if total <= max_tokens:
+        return [list(range(len(sentences)))]
+    target = total / math.ceil(total / max_tokens)
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for i, count in enumerate(tokens):
+        if chunks[-1] and (size + count > max_tokens or size + count / 2 > target):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += count
+    return chunks
+
+
+def split_passages(text: str, count_tokens: TokenCounter, max_tokens: int, min_tokens: int) -> list[list[Span]]:
+    """Group the text's sentences into passages; each passage is a list of sentence spans."""
+    units: list[tuple[list[Span], int]] = []  # (sentences, token count), one per chunk of a paragraph
+    for paragraph in paragraph_spans(text):
+        sentences = split_sentences(text, paragraph)
+        counts = count_tokens([text[s.start : s.end] for s in sentences])
+        fitted: list[Span] = []
+        fitted_counts: list[int] = []
+        for span, count in zip(sentences, counts):
+            if count > max_tokens:
+                pieces = _split_long_sentence(text, span, count, max_tokens)
+                fitted.extend(pieces)
+                fitted_counts.extend(count_tokens([text[p.start : p.end] for p in pieces]))
+            else:
+                fitted.append(span)
+                fitted_counts.append(count)
+        for chunk in _chunk_paragraph(fitted, fitted_counts, max_tokens):
+            units.append(([fitted[i] for i in chunk], sum(fitted_counts[i] for i in chunk)))
+    return [sentences for sentences, _ in _merge_small(units, max_tokens, min_tokens)]
+
+
+def _merge_small(units: list[tuple[list[Span], int]], max_tokens: int, min_tokens: int) -> list[tuple[list[Span], int]]:
+    """Small units join the following unit (a heading belongs to its paragraph), or the
+    previous one when they are last."""
+    merged: list[tuple[list[Span], int]] = []
+    pending: tuple[list[Span], int] | None = None
+    for sentences, count in units:
+        if pending is not None:
+            if pending[1] + count <= max_tokens:
+                sentences, count = pending[0] + sentences, pending[1] + count
+            else:
+                merged.append(pending)
+            pending = None
+        if count < min_tokens:
+            pending = (sentences, count)
+        else:
+            merged.append((sentences, count))
+    if pending is not None:
+        if merged and merged[-1][1] + pending[1] <= max_tokens:
+            last = merged.pop()
+            merged.append((last[0] + pending[0], last[1] + pending[1]))
+        else:
+            merged.append(pending)
+    return merged

@@ -1,0 +1,214 @@
+"""The Chroma store: three collections per corpus, one small class for both modes.
+
+`<prefix>-documents`: one record per article (full cleaned text, title, metadata).
+`<prefix>-passages`: passages with their embedding, offsets and sentence spans.
+`<prefix>-sentences`: one embedding per sentence, with its offsets.
+Embedded mode (PersistentClient under data_dir) and server mode (HttpClient) differ only
+in how the client is made: `store_mode` in the settings. Collections are created with
+`embedding_function=None`; vectors always come from our embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from config import Settings
+from index.documents import Document, Passage, Span
+
+
+class StoreUnavailable(Exception):
+    """The Chroma store cannot be reached or opened."""
+
+
+class SentenceRecord(msgspec.Struct, frozen=True):
+    id: str
+    passage_id: str
+    doc_id: str
+    start: int
+    end: int
+
+
+class Snapshot(msgspec.Struct):
+    """Everything the service keeps in memory, read in one pass."""
+
+    documents: dict[str, Document]
+    passages: list[Passage]
+    sentences: list[SentenceRecord]
+    sentence_vectors: np.ndarray
+
+
+def _client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.store_mode == "http":
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        path = Path(settings.data_dir) / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises bare ValueError/Exception for unreachable servers
+        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.store_mode == "http" else settings.data_dir
+        raise StoreUnavailable(f"cannot open the Chroma store ({settings.store_mode}, {where}): {exc}") from exc
+
+
+def _chunks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+class Store:
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self.prefix = prefix
+        self._batch = min(client.get_max_batch_size(), 2000)
+        get = lambda kind: client.get_or_create_collection(  # noqa: E731
+            f"{prefix}-{kind}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+        try:
+            self.documents, self.passages, self.sentences = get("documents"), get("passages"), get("sentences")
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open collections {prefix}-*: {exc}") from exc
+
+    @classmethod
+    def open(cls, settings: Settings, prefix: str | None = None) -> "Store":
+        return cls(_client(settings), prefix or settings.collection)
+
+    def heartbeat(self) -> bool:
+        try:
+            self._client.heartbeat()
+            return True
+        except Exception:
+            return False
+
+    def counts(self) -> dict[str, int]:
+        return {"documents": self.documents.count(), "passages": self.passages.count(), "sentences": self.sentences.count()}
+
+    # ---- writes -------------------------------------------------------------------
+    def stored_hash(self, doc_id: str) -> str | None:
+        found = self.documents.get(ids=[doc_id], include=["metadatas"])
+        return found["metadatas"][0]["content_hash"] if found["ids"] else None
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Remove a document; its record goes first so that readers stop seeing it at once."""
+        existed = bool(self.documents.get(ids=[doc_id], include=[])["ids"])
+        self.documents.delete(ids=[doc_id])
+        self.sentences.delete(where={"doc_id": doc_id})
+        self.passages.delete(where={"doc_id": doc_id})
+        return existed
+
+    def write_document(self, document: Document, passages: list[Passage], passage_vectors: np.ndarray,
+                       sentences: list[SentenceRecord], sentence_vectors: np.ndarray, ingested_at: str) -> None:
+        """Replace a document. The document record is written last: it is the commit marker,
+        so a crash mid-write leaves only orphans that readers ignore and re-ingest removes."""
+        self.delete_document(document.id)
+        for part in _chunks(len(sentences), self._batch):
+            self.sentences.add(
+                ids=[s.id for s in sentences[part]],
+                embeddings=sentence_vectors[part],
+                metadatas=[{"doc_id": s.doc_id, "passage_id": s.passage_id, "start": s.start, "end": s.end}
+                           for s in sentences[part]],
+            )
+        for part in _chunks(len(passages), self._batch):
+            self.passages.add(
+                ids=[p.id for p in passages[part]],
+                embeddings=passage_vectors[part],
+                documents=[document.text[p.start : p.end] for p in passages[part]],
+                metadatas=[{"doc_id": p.doc_id, "ordinal": p.ordinal, "start": p.start, "end": p.end,
+                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])}
+                           for p in passages[part]],
+            )
+        centroid = passage_vectors.mean(axis=0) if len(passages) else np.ones(passage_vectors.shape[1])
+        self.documents.add(
+            ids=[document.id],
+            embeddings=[centroid / np.linalg.norm(centroid)],
+            documents=[document.text],
+            metadatas=[{"title": document.title, "source": document.source, "content_hash": document.content_hash,
+                        "ingested_at": ingested_at, "passage_count": len(passages),
+                        "metadata": json.dumps(document.metadata)}],
+        )
+
+    def remove_orphans(self) -> int:
+        """Delete passages and sentences whose document record is missing (an interrupted write)."""
+        committed = set(self.documents.get(include=[])["ids"])
+        removed = 0
+        for collection in (self.sentences, self.passages):
+            doc_ids = {m["doc_id"] for m in self._all(collection, ["metadatas"])["metadatas"]}
+            for doc_id in doc_ids - committed:
+                before = collection.count()
+                collection.delete(where={"doc_id": doc_id})
+                removed += before - collection.count()
+        return removed
+
+    # ---- reads --------------------------------------------------------------------
+    def _all(self, collection: Any, include: list[str]) -> dict[str, list]:
+        """Page through a whole collection (Chroma caps one response)."""
+        out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=self._batch, offset=offset)
+            out["ids"].extend(page["ids"])
+            for key in include:
+                out[key].extend(page[key])
+            if len(page["ids"]) < self._batch:
+                return out
+            offset += self._batch
+
+    @staticmethod
+    def _document(doc_id: str, text: str, meta: dict[str, Any]) -> Document:
+        return Document(id=doc_id, title=meta["title"], text=text, source=meta["source"],
+                        content_hash=meta["content_hash"],
+                        metadata=json.loads(meta.get("metadata") or "{}") | {"ingested_at": meta["ingested_at"]})
+
+    def get_document(self, doc_id: str) -> Document | None:
+        found = self.documents.get(ids=[doc_id], include=["documents", "metadatas"])
+        if not found["ids"]:
+            return None
+        return self._document(doc_id, found["documents"][0], found["metadatas"][0])
+
+    def passage_texts(self) -> tuple[list[str], list[str]]:
+        """Ids and texts of the committed passages (what the lexical index is built from)."""
+        committed = set(self.documents.get(include=[])["ids"])
+        raw = self._all(self.passages, ["documents", "metadatas"])
+        rows = [(i, t) for i, t, m in zip(raw["ids"], raw["documents"], raw["metadatas"]) if m["doc_id"] in committed]
+        return [i for i, _ in rows], [t for _, t in rows]
+
+    def generation(self) -> str:
+        """A fingerprint of the committed corpus; it changes whenever a document does."""
+        found = self.documents.get(include=["metadatas"])
+        pairs = sorted(f"{i}:{m['content_hash']}" for i, m in zip(found["ids"], found["metadatas"]))
+        return hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
+
+    def snapshot(self) -> Snapshot:
+        docs = self._all(self.documents, ["documents", "metadatas"])
+        documents = {i: self._document(i, t, m) for i, t, m in zip(docs["ids"], docs["documents"], docs["metadatas"])}
+        raw = self._all(self.passages, ["metadatas"])
+        passages = [
+            Passage(id=i, doc_id=m["doc_id"], ordinal=m["ordinal"], start=m["start"], end=m["end"],
+                    sentences=[Span(a, b) for a, b in json.loads(m["sentences"])])
+            for i, m in zip(raw["ids"], raw["metadatas"]) if m["doc_id"] in documents
+        ]
+        passages.sort(key=lambda p: (p.doc_id, p.ordinal))
+        raw = self._all(self.sentences, ["metadatas", "embeddings"])
+        keep = [k for k, m in enumerate(raw["metadatas"]) if m["doc_id"] in documents]
+        sentences = [SentenceRecord(id=raw["ids"][k], passage_id=raw["metadatas"][k]["passage_id"],
+                                    doc_id=raw["metadatas"][k]["doc_id"], start=raw["metadatas"][k]["start"],
+                                    end=raw["metadatas"][k]["end"]) for k in keep]
+        vectors = np.asarray([raw["embeddings"][k] for k in keep], dtype=np.float32).reshape(len(keep), 384)
+        return Snapshot(documents=documents, passages=passages, sentences=sentences, sentence_vectors=vectors)
+
+    def query_sentences(self, vector: np.ndarray, n: int, doc_ids: list[str] | None = None) -> tuple[list[str], list[float]]:
+        """Ids and cosine similarities of the n sentences nearest to the query vector."""
+        n = min(n, self.sentences.count())
+        if n == 0:
+            return [], []
+        where = {"doc_id": {"$in": doc_ids}} if doc_ids else None
+        found = self.sentences.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        return found["ids"][0], [1.0 - d for d in found["distances"][0]]

@@ -1,0 +1,44 @@
+"""GET /health (the process is up) and GET /ready (model loaded, store reachable)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from qa.service import QAService
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    ready: bool
+    store: str
+    store_mode: str
+    embedder: str
+    documents: int
+    passages: int
+    sentences: int
+    detail: str | None = None
+
+
+class HealthController(Controller):
+    tags = ["operations"]
+
+    @get("/health", sync_to_thread=False, summary="Liveness")
+    def health(self) -> Health:
+        return Health(status="ok")
+
+    @get("/ready", sync_to_thread=True, summary="Readiness: model loaded and store reachable")
+    def ready(self, service: QAService) -> Response[Readiness]:
+        embedder = f"{service.settings.embedder}"
+        try:
+            counts = service.store.counts()
+        except Exception as exc:  # the store's client raises many kinds when the server is gone
+            body = Readiness(ready=False, store="unreachable", store_mode=service.settings.store_mode,
+                             embedder=embedder, documents=0, passages=0, sentences=0, detail=str(exc)[:300])
+            return Response(body, status_code=HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(Readiness(ready=True, store="ok", store_mode=service.settings.store_mode, embedder=embedder,
+                                  **counts), status_code=HTTP_200_OK)

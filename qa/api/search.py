@@ -1,0 +1,25 @@
+"""GET /search: ranked passages for a query (hybrid BM25 + dense)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from qa.schemas import SearchResponse
+from qa.service import QAService
+
+
+class SearchController(Controller):
+    path = "/search"
+    tags = ["retrieval"]
+
+    @get(sync_to_thread=True, summary="Ranked passages for a query")
+    def search(
+        self,
+        service: QAService,
+        q: Annotated[str, Parameter(min_length=1, max_length=1000, pattern=r"\S", description="Query text")],
+        k: Annotated[int, Parameter(ge=1, le=50, description="Number of passages")] = 10,
+    ) -> SearchResponse:
+        return service.search(q, k)

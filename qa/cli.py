@@ -1,0 +1,176 @@
+"""The `qa` command line: ingest, delete, ask, search, serve, eval, export-onnx."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import msgspec
+
+from config import Settings, load_settings
+
+
+def _service(settings: Settings):
+    from qa.service import QAService
+
+    return QAService.open(settings)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from index.embedding import load_embedder
+    from index.pipeline import ingest
+    from index.store import Store
+
+    missing = [p for p in args.paths if not p.exists()]
+    for path in missing:
+        print(f"warning: {path} does not exist", file=sys.stderr)
+    store = Store.open(settings)
+    # Ingest owns the machine: let the embedder use every core.
+    report = ingest([p for p in args.paths if p.exists()], store, load_embedder(settings, threads=os.cpu_count() or 1),
+                    settings, progress=not args.quiet)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
+          f"skipped {len(report.skipped)}; {report.passages} passages, {report.sentences} sentences "
+          f"in {report.seconds:.1f} s")
+    return 1 if missing and not (report.added or report.replaced or report.unchanged) else 0
+
+
+def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from index.store import Store
+
+    store = Store.open(settings)
+    status = 0
+    for doc_id in args.doc_ids:
+        if store.delete_document(doc_id):
+            print(f"deleted {doc_id}")
+        else:
+            print(f"no document with id {doc_id!r}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    response = _service(settings).ask(args.question, args.top_k)
+    if args.json:
+        print(msgspec.json.encode(response).decode())
+        return 0
+    print(response.answer)
+    for c in response.citations:
+        marked = f"  answer: {c.answer_text!r}" if c.answer_text else ""
+        print(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end}){marked}")
+    if not response.answered:
+        for r in response.related:
+            print(f"  related: {r.title} ({r.doc_id}, chars {r.start}-{r.end})")
+    print(f"  confidence {response.confidence:.2f}, {response.took_ms:.0f} ms")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    response = _service(settings).search(args.query, args.k)
+    for hit in response.hits:
+        print(f"{hit.rank:>2}. {hit.score:.4f} {hit.title} [{hit.doc_id} {hit.start}-{hit.end}]\n    {hit.text[:200]}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    if settings.embedder == "onnx":  # export once here, not racing in every worker
+        from index.onnx_export import ensure_onnx_model
+
+        ensure_onnx_model(settings, settings.onnx_variant)
+    if args.ingest_seeds:
+        seeds = Path(settings.seeds_dir)
+        if seeds.exists():
+            cmd_ingest(argparse.Namespace(paths=[seeds], quiet=False), settings)
+    # Settings reach the workers through the environment (QA_* variables).
+    os.environ["QA_HOST"], os.environ["QA_PORT"] = args.host or settings.host, str(args.port or settings.port)
+    uvicorn.run("qa.api.app:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
+                workers=args.workers or settings.workers, log_level="info")
+    return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace, settings: Settings) -> int:
+    from index.onnx_export import ensure_onnx_model, onnx_paths
+
+    ensure_onnx_model(settings, "int8")
+    for variant, path in onnx_paths(settings).items():
+        print(f"{variant}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.evaluation import run_cli
+
+    return run_cli(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Citation-first question answering over news articles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add or update articles (.txt, .md, .html files or folders)")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_ingest)
+
+    p = sub.add_parser("delete", help="remove documents by id")
+    p.add_argument("doc_ids", nargs="+")
+    p.set_defaults(run=cmd_delete)
+
+    p = sub.add_parser("ask", help="answer a question with cited quotes")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="print the API's JSON response")
+    p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("search", help="ranked passages for a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10)
+    p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--ingest-seeds", action="store_true", help="ingest the seeds folder first (skips unchanged files)")
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("eval", help="measure retrieval, answers and abstention on a dataset")
+    p.add_argument("dataset", type=Path, help="a folder such as ../shared/eval/seed-dev or ../shared/eval/squad2-dev")
+    p.add_argument("--limit", type=int, default=None, help="evaluate a random sample of N questions")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", type=Path, default=None, help="where to write the JSON report")
+    p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("export-onnx", help="export the embedding model to ONNX (fp32 and int8)")
+    p.set_defaults(run=cmd_export_onnx)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except (msgspec.ValidationError, OSError) as exc:
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    from index.store import StoreUnavailable
+
+    try:
+        return args.run(args, settings)
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The read model: the committed corpus held in memory (documents, passages, sentence
+vectors, the BM25 index), loaded once from the store and replaced when the store changes.
+
+Ingest computed everything here; loading only reads, so a question costs no indexing work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import numpy as np
+
+from config import Settings
+from index.documents import Document, Passage
+from index.lexical import LexicalIndex
+from index.pipeline import lexical_cache_dir
+from index.store import SentenceRecord, Store
+
+
+@dataclass
+class Corpus:
+    generation: str
+    documents: dict[str, Document]
+    passages: list[Passage]
+    sentences: list[SentenceRecord]
+    sentence_vectors: np.ndarray
+    lexical: LexicalIndex
+    passage_row: dict[str, int] = field(init=False)
+    sentence_row: dict[str, int] = field(init=False)
+    passage_sentence_rows: list[np.ndarray] = field(init=False)
+    lexical_to_passage: np.ndarray = field(init=False)
+    passage_doc: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.passage_row = {p.id: i for i, p in enumerate(self.passages)}
+        self.sentence_row = {s.id: i for i, s in enumerate(self.sentences)}
+        by_passage: dict[str, list[int]] = {}
+        for row, sentence in enumerate(self.sentences):
+            by_passage.setdefault(sentence.passage_id, []).append(row)
+        # Sentence rows of each passage in text order (their offsets increase).
+        self.passage_sentence_rows = [
+            np.array(sorted(by_passage.get(p.id, []), key=lambda r: self.sentences[r].start), dtype=np.int64)
+            for p in self.passages
+        ]
+        self.lexical_to_passage = np.array([self.passage_row.get(i, -1) for i in self.lexical.passage_ids], dtype=np.int64)
+        doc_codes = {doc_id: n for n, doc_id in enumerate(self.documents)}
+        self.passage_doc = np.array([doc_codes[p.doc_id] for p in self.passages], dtype=np.int64)
+
+    @classmethod
+    def load(cls, store: Store, settings: Settings) -> "Corpus":
+        generation = store.generation()
+        snapshot = store.snapshot()
+        texts = [snapshot.documents[p.doc_id].text[p.start : p.end] for p in snapshot.passages]
+        lexical = LexicalIndex.cached(lexical_cache_dir(settings, store.prefix), generation,
+                                      [p.id for p in snapshot.passages], texts)
+        return cls(generation=generation, documents=snapshot.documents, passages=snapshot.passages,
+                   sentences=snapshot.sentences, sentence_vectors=snapshot.sentence_vectors, lexical=lexical)
+
+    def passage_text(self, row: int) -> str:
+        passage = self.passages[row]
+        return self.documents[passage.doc_id].text[passage.start : passage.end]
+
+    def sentence_text(self, row: int) -> str:
+        sentence = self.sentences[row]
+        return self.documents[sentence.doc_id].text[sentence.start : sentence.end]
+
+    def doc_mask(self, doc_ids: list[str] | None) -> np.ndarray | None:
+        """Boolean mask over passages for a document filter (None: no filter)."""
+        if not doc_ids:
+            return None
+        wanted = set(doc_ids)
+        return np.array([p.doc_id in wanted for p in self.passages], dtype=bool)
+

@@ -1,0 +1,73 @@
+"""What a question asks for (a number, a date, a person, a place...) and where in a
+sentence the short answer of that type sits, so that answers can highlight it."""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from index.lexical import terms
+
+
+class AnswerType(enum.Enum):
+    NUMBER = "number"
+    DATE = "date"
+    PERSON = "person"
+    PLACE = "place"
+    ENTITY = "entity"  # "which outlet", "what organisation": a proper name
+    OTHER = "other"
+
+
+_TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
+    (AnswerType.DATE, re.compile(r"\b(when|what (year|date|day|month|century|decade|time)|which (year|date|century|decade)|how long ago)\b", re.I)),
+    (AnswerType.NUMBER, re.compile(r"\b(how (much|many|large|big|long|far|old|tall|high|often)|what (percentage|percent|share|proportion|number|amount|value|price|cost|size|population|rate|fraction)|by what (percentage|percent|amount|factor))\b", re.I)),
+    (AnswerType.PERSON, re.compile(r"\b(who|whom|whose|which (person|man|woman|president|leader|official|scientist|king|author|professor))\b", re.I)),
+    (AnswerType.PLACE, re.compile(r"\b(where|what (country|city|place|region|state|continent|town|island)|which (country|city|place|region|state|continent|town|island))\b", re.I)),
+    (AnswerType.ENTITY, re.compile(r"\b(which|what) (\w+ ){0,2}(outlet|agency|organi[sz]ation|company|broadcaster|newspaper|network|university|party|group|institution|body|team|channel)\b", re.I)),
+]
+
+_MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.|Feb\.|Mar\.|Apr\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
+_CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
+    AnswerType.NUMBER: re.compile(
+        r"(?:[$€£¥]\s?)?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|per cent|billion|million|thousand|trillion|km|kilometres|kilometers|miles|years|people|times))?"
+        r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozens?|several)\b(?:\s(?:hundred|thousand|million|billion))?", re.I),
+    AnswerType.DATE: re.compile(
+        rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?|{_MONTHS}\s+\d{{4}}|(?:early |late |mid-)?\d{{1,4}}(?:st|nd|rd|th)? centur(?:y|ies)|(?:the )?\d{{3,4}}s?|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)|(?:last|next|this) (?:year|month|week))\b"),
+}
+_PROPER = re.compile(r"\b[A-Z][\w’'.-]*[\w](?:\s+(?:of|the|de|da|von|van|and|for)?\s*[A-Z][\w’'.-]*[\w])*")
+_CANDIDATES[AnswerType.PERSON] = _PROPER
+_CANDIDATES[AnswerType.PLACE] = _PROPER
+_CANDIDATES[AnswerType.ENTITY] = _PROPER
+
+
+def answer_type(question: str) -> AnswerType:
+    for kind, pattern in _TYPE_PATTERNS:
+        if pattern.search(question):
+            return kind
+    return AnswerType.OTHER
+
+
+def answer_span(question: str, kind: AnswerType, sentence: str) -> tuple[int, int] | None:
+    """Offsets (within the sentence) of the best candidate of the asked type that the
+    question does not already contain; the nearest to the question's words wins."""
+    pattern = _CANDIDATES.get(kind)
+    if pattern is None:
+        return None
+    asked = set(terms(question))
+    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if set(terms(m.group())) & asked]
+    best: tuple[float, int, int] | None = None
+    for match in pattern.finditer(sentence):
+        text = match.group().strip()
+        words = set(terms(text))
+        if not text or (words and words <= asked):
+            continue
+        if kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ENTITY) and match.start() == 0 and " " not in text:
+            continue  # a capitalised first word is usually just the sentence start
+        distance = min((abs(match.start() - a) for a in anchors), default=len(sentence))
+        if best is None or distance < best[0]:
+            best = (distance, match.start(), match.start() + len(text))
+    return None if best is None else (best[1], best[2])
+
+
+def has_candidate(question: str, kind: AnswerType, sentence: str) -> bool:
+    return answer_span(question, kind, sentence) is not None

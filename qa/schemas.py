@@ -1,0 +1,105 @@
+"""Request and response shapes of the service (msgspec Structs), shared by the HTTP API,
+the CLI and the evaluation so that all three see exactly the same answers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+Question = Annotated[str, Meta(min_length=1, max_length=1000, pattern=r"\S",
+                               description="The question, in plain words. Must contain a non-space character.")]
+TopK = Annotated[int, Meta(ge=1, le=50, description="How many passages to retrieve.")]
+DocId = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class AskFilters(msgspec.Struct, forbid_unknown_fields=True):
+    doc_ids: list[DocId] | None = None
+
+
+class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
+    question: Question
+    top_k: TopK | None = None
+    filters: AskFilters | None = None
+    conversation_id: Annotated[str, Meta(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+
+
+class Citation(msgspec.Struct):
+    n: int
+    id: str
+    doc_id: str
+    title: str
+    passage_id: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    answer_start: int | None = None
+    answer_end: int | None = None
+    answer_text: str | None = None
+
+
+class AnswerSentence(msgspec.Struct):
+    text: str
+    citation: int
+
+
+class RelatedPassage(msgspec.Struct):
+    doc_id: str
+    title: str
+    passage_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class AskResponse(msgspec.Struct):
+    answered: bool
+    answer: str
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    confidence: float
+    took_ms: float
+    related: list[RelatedPassage] = []
+    conversation_id: str | None = None
+    resolved_question: str | None = None
+
+
+class SearchHit(msgspec.Struct):
+    rank: int
+    doc_id: str
+    title: str
+    passage_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    lexical_score: float
+    dense_score: float
+
+
+class SearchResponse(msgspec.Struct):
+    query: str
+    hits: list[SearchHit]
+    took_ms: float
+
+
+class DocumentSummary(msgspec.Struct):
+    id: str
+    title: str
+    source: str
+    content_hash: str
+    passages: int
+    characters: int
+    metadata: dict[str, str]
+
+
+class DocumentDetail(DocumentSummary):
+    text: str
+
+
+class DocumentList(msgspec.Struct):
+    documents: list[DocumentSummary]
+    total: int

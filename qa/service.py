@@ -1,0 +1,91 @@
+"""The service object: one store, one embedder and the in-memory corpus, with the
+operations the API, the CLI and the evaluation all call (ask, search, documents)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from config import Settings
+from index.embedding import Embedder, load_embedder
+from index.pipeline import IngestReport, ingest
+from index.store import Store, StoreUnavailable
+from qa.answer import Composer, answer_text
+from qa.confidence import ConfidenceModel
+from qa.corpus import Corpus
+from qa.retrieval import Retriever
+from qa.schemas import AskResponse, SearchHit, SearchResponse
+
+log = logging.getLogger(__name__)
+REFRESH_SECONDS = 2.0  # how often a replica checks whether the store has changed
+
+
+class QAService:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.model = ConfidenceModel.load()
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._corpus = Corpus.load(store, settings)
+
+    @classmethod
+    def open(cls, settings: Settings, prefix: str | None = None) -> "QAService":
+        return cls(settings, Store.open(settings, prefix), load_embedder(settings))
+
+    @property
+    def corpus(self) -> Corpus:
+        """The current corpus; reloaded when another process (or replica) changed the store."""
+        now = time.monotonic()
+        if now - self._checked >= REFRESH_SECONDS:
+            self._checked = now
+            self.refresh()
+        return self._corpus
+
+    def refresh(self, force: bool = False) -> None:
+        with self._lock:
+            if force or self.store.generation() != self._corpus.generation:
+                self._corpus = Corpus.load(self.store, self.settings)
+                log.info("corpus reloaded: %d passages", len(self._corpus.passages))
+
+    def ingest(self, paths: list[Path], progress: bool = False) -> IngestReport:
+        report = ingest(paths, self.store, self.embedder, self.settings, progress=progress)
+        self.refresh(force=True)
+        return report
+
+    def delete(self, doc_id: str) -> bool:
+        existed = self.store.delete_document(doc_id)
+        self.refresh(force=True)
+        return existed
+
+    def ask(self, question: str, top_k: int | None = None, doc_ids: list[str] | None = None) -> AskResponse:
+        started = time.perf_counter()
+        corpus = self.corpus
+        vector = self.embedder.embed([question])[0]
+        k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
+        hits = Retriever(corpus, self.store).retrieve(question, vector, k, doc_ids)
+        composition = Composer(corpus, self.model, self.settings.min_confidence, self.settings.answer_passages).compose(
+            question, vector, hits)
+        return AskResponse(answered=composition.answered, answer=answer_text(composition),
+                           sentences=composition.sentences, citations=composition.citations,
+                           confidence=composition.confidence, related=composition.related,
+                           took_ms=round((time.perf_counter() - started) * 1000, 2))
+
+    def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> SearchResponse:
+        started = time.perf_counter()
+        corpus = self.corpus
+        hits = Retriever(corpus, self.store).retrieve(query, self.embedder.embed([query])[0], k, doc_ids)
+        out = []
+        for rank, hit in enumerate(hits, start=1):
+            passage = corpus.passages[hit.passage]
+            out.append(SearchHit(rank=rank, doc_id=passage.doc_id, title=corpus.documents[passage.doc_id].title,
+                                 passage_id=passage.id, start=passage.start, end=passage.end,
+                                 text=corpus.passage_text(hit.passage), score=round(hit.score, 5),
+                                 lexical_score=round(hit.lexical, 4), dense_score=round(hit.dense, 4)))
+        return SearchResponse(query=query, hits=out, took_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+__all__ = ["QAService", "StoreUnavailable"]

@@ -1,0 +1,95 @@
+"""Ingestion against a real embedded Chroma: idempotence, replacement, deletion, bad files."""
+
+import shutil
+
+import pytest
+
+from index.loading import UnreadableFile, read_document
+from index.pipeline import ingest
+from index.store import Store
+from tests.conftest import SEEDS, make_settings
+
+
+@pytest.fixture
+def store_and_settings(tmp_path):
+    settings = make_settings(tmp_path / "data")
+    return Store.open(settings), settings
+
+
+def test_reingest_adds_nothing_and_changed_file_replaces_its_passages(tmp_path, embedder, store_and_settings):
+    store, settings = store_and_settings
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEEDS / "000_05abd8f469b4269b.txt", corpus / "a.txt")
+    first = ingest([corpus], store, embedder, settings, progress=False)
+    counts = store.counts()
+    assert first.added == ["a"] and counts["documents"] == 1 and counts["passages"] == first.passages
+
+    again = ingest([corpus], store, embedder, settings, progress=False)
+    assert again.unchanged == ["a"] and store.counts() == counts
+
+    (corpus / "a.txt").write_text("A new headline\n\nThe article now says something else entirely. It is short.\n")
+    changed = ingest([corpus], store, embedder, settings, progress=False)
+    assert changed.replaced == ["a"]
+    assert store.counts()["passages"] == changed.passages == 1
+    assert "something else entirely" in store.get_document("a").text
+
+    assert store.delete_document("a") and store.counts() == {"documents": 0, "passages": 0, "sentences": 0}
+
+
+def test_binary_and_undecodable_files_are_skipped_with_a_reason(tmp_path, embedder, store_and_settings):
+    store, settings = store_and_settings
+    corpus = tmp_path / "mixed"
+    corpus.mkdir()
+    (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 society".encode("latin-1"))
+    (corpus / "empty.md").write_text("Share.\n\nExit mobile version\n")
+    shutil.copy(SEEDS / "002_06d97b826597458d.txt", corpus / "good.txt")
+    report = ingest([corpus], store, embedder, settings, progress=False)
+    assert report.added == ["good"]
+    reasons = dict(report.skipped)
+    assert "binary" in reasons[str(corpus / "image.txt")]
+    assert "not UTF-8" in reasons[str(corpus / "latin1.txt")]
+    assert "no text left" in reasons[str(corpus / "empty.md")]
+
+
+def test_interrupted_write_leaves_orphans_that_the_next_run_removes(tmp_path, embedder, store_and_settings):
+    store, settings = store_and_settings
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(SEEDS / "001_af91c15e717acd7a.txt", corpus / "b.txt")
+    report = ingest([corpus], store, embedder, settings, progress=False)
+    expected = store.counts()
+    # Simulate a crash after passages were written but before the document record (the commit marker).
+    store.documents.delete(ids=["b"])
+    assert store.snapshot().passages == []  # readers ignore uncommitted passages
+    rerun = ingest([corpus], store, embedder, settings, progress=False)
+    assert rerun.added == ["b"] and store.counts() == expected and report.passages == rerun.passages
+
+
+def test_markdown_front_matter_and_html_metadata(tmp_path):
+    md = tmp_path / "note.md"
+    md.write_text("---\ntitle: A Markdown Story\nauthor: Ann Writer\ndate: 2024-05-01\n---\n# A Markdown Story\n\n"
+                  "Some **bold** text with a [link](http://x.y).\n")
+    raw = read_document(md)
+    assert raw.metadata == {"title": "A Markdown Story", "author": "Ann Writer", "date": "2024-05-01"}
+    assert raw.paragraphs == ["A Markdown Story", "Some bold text with a link."]
+
+    page = tmp_path / "page.html"
+    page.write_text("<html><head><title>Trade Record Set</title><meta name='author' content='Jo Reporter'>"
+                    "</head><body><nav>Home | About</nav><article><h1>Trade Record Set</h1>"
+                    "<p>Trade between China and Russia reached a record high last year, officials said on Monday.</p>"
+                    "<p>Exports grew faster than imports, according to the customs data released in January.</p>"
+                    "</article><footer>Share.</footer></body></html>")
+    raw = read_document(page)
+    assert raw.metadata["title"] == "Trade Record Set"
+    assert raw.metadata.get("author") == "Jo Reporter"
+    assert any("reached a record high" in p for p in raw.paragraphs)
+    assert not any("Home | About" in p for p in raw.paragraphs)
+
+
+def test_unsupported_suffix_is_rejected(tmp_path):
+    path = tmp_path / "x.pdf"
+    path.write_bytes(b"%PDF-1.4")
+    with pytest.raises(UnreadableFile, match="unsupported"):
+        read_document(path)
