@@ -7,6 +7,7 @@ on disk under a key that names the corpus version, so a stale cache is never use
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections import Counter
@@ -15,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 _WORD = re.compile(r"\w\w+|\d")
 
