@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install run test eval bench clean
+.PHONY: install run test eval bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ test: install
 eval: install
 	$(BIN)/qa eval ../shared/eval/seed-dev --output benchmarks/results/seed-dev.json
 	$(BIN)/qa eval ../shared/eval/squad2-dev --output benchmarks/results/squad2-dev.json
+
+# The real server under load (seeds and squad2-dev), against the bare embed + Chroma floor.
+bench: install
+	$(BIN)/python benchmarks/bench_server.py --duration 20 --corpus both --output benchmarks/results/bench.json
+
+# Ten minutes of mixed reads at concurrency 16 on 127.0.0.1: errors and the server's RSS over time.
+soak: install
+	$(BIN)/python benchmarks/soak.py --duration 600 --output benchmarks/results/soak.json
 
 clean:
 	rm -rf data .pytest_cache

@@ -39,6 +39,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     read_requires_key: bool
     rate_limit_per_minute: int
     max_request_bytes: int
+    max_upload_bytes: int
     conversation_limit: int
     conversation_ttl_seconds: int
 

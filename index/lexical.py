@@ -17,9 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-
 _WORD = re.compile(r"\w\w+|\d")
+
+
+@lru_cache(maxsize=1)
+def _bm25s():
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+    return bm25s
 
 
 @lru_cache(maxsize=1)
@@ -52,8 +58,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, passage_ids: list[str], texts: Sequence[str]) -> "LexicalIndex":
-        import bm25s
-
+        bm25s = _bm25s()
         tokens = [terms(t) for t in texts]
         bm25 = bm25s.BM25()
         if tokens:
@@ -64,6 +69,10 @@ class LexicalIndex:
     def idf(self, term: str) -> float:
         df = self._df.get(term, 0)
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+
+    def vocabulary(self) -> list[str]:
+        """Every indexed term (quote lookup matches misspelt words against it)."""
+        return list(self._df)
 
     def scores(self, query_terms: list[str]) -> np.ndarray:
         """BM25 score of every passage, in `passage_ids` order."""
@@ -86,8 +95,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
-        import bm25s
-
+        bm25s = _bm25s()
         meta = json.loads((folder / "passages.json").read_text())
         bm25 = bm25s.BM25.load(str(folder), show_progress=False) if meta["ids"] else bm25s.BM25()
         return cls(bm25, meta["ids"], meta["df"])

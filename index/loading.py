@@ -95,7 +95,11 @@ def _sidecar(path: Path) -> dict[str, str]:
         data = json.loads(sidecar.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise UnreadableFile(f"{sidecar}: invalid metadata sidecar ({exc})") from exc
-    return {k: str(v) for k, v in data.items() if k in METADATA_FIELDS and v not in (None, "")}
+    if not isinstance(data, dict):
+        raise UnreadableFile(f"{sidecar}: a metadata sidecar must be a JSON object")
+    # A list (several authors) becomes one "; "-separated value, the form bylines are kept in.
+    return {k: "; ".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in data.items()
+            if k in METADATA_FIELDS and v not in (None, "", [])}
 
 
 def read_document(path: Path) -> RawDocument:

@@ -11,10 +11,14 @@ from pathlib import Path
 from config import Settings
 
 
+# Part of the cache key: a change to the export or quantisation settings must not reuse old files.
+RECIPE = "opset17-int8-per-channel-7bit"
+
+
 def _fingerprint(model_dir: Path) -> str:
     weights = model_dir / "model.safetensors"
     stat = weights.stat()
-    return hashlib.sha256(f"{weights.resolve()}:{stat.st_size}".encode()).hexdigest()[:12]
+    return hashlib.sha256(f"{weights.resolve()}:{stat.st_size}:{RECIPE}".encode()).hexdigest()[:12]
 
 
 def onnx_paths(settings: Settings) -> dict[str, Path]:
@@ -59,7 +63,10 @@ def export(model_dir: Path, fp32_file: Path, int8_file: Path) -> None:
             opset_version=17, dynamo=False,
         )
     tmp_int8 = int8_file.with_suffix(f".{os.getpid()}.tmp")
-    quantize_dynamic(str(tmp_fp32), str(tmp_int8), per_channel=True, weight_type=QuantType.QInt8)
+    # 7-bit weights (reduce_range): on CPUs without VNNI the 8-bit products saturate. Measured on
+    # the seed sentences: 18 instead of 43 of 168 below cosine 0.99 to torch, and seed-dev top
+    # passages identical to torch for 20 instead of 17 of 20 questions, at the same speed.
+    quantize_dynamic(str(tmp_fp32), str(tmp_int8), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
     # Rename last: a crash mid-export never leaves a half-written model behind.
     tmp_fp32.replace(fp32_file)
     tmp_int8.replace(int8_file)

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
 from config import Settings
+from index.bylines import find_byline
 from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
-from index.lexical import LexicalIndex
+from index.lexical import LexicalIndex, terms
 from index.loading import RawDocument, UnreadableFile, discover, read_document
 from index.splitting import split_passages
 from index.store import SentenceRecord, Store
@@ -34,16 +36,18 @@ class IngestReport(msgspec.Struct):
     seconds: float = 0.0
 
 
-def _title(paragraphs: list[str], metadata: dict[str, str]) -> str:
-    """The given title, else a short first line, else the opening words of the text."""
+def _title(paragraphs: list[str], metadata: dict[str, str]) -> tuple[str, str]:
+    """The given title, else a short first line, else the opening words of the text; the
+    second value ("metadata", "heading" or "opening-words") says which, so that a reference
+    never presents opening words as a headline."""
     if metadata.get("title"):
-        return metadata["title"]
+        return metadata["title"], "metadata"
     first = paragraphs[0].split("\n")[0].strip()
     if len(first) <= 150 and not re.search(r"[.!?]\s+\S", first):
-        return first.rstrip(".")
+        return first.rstrip("."), "heading"
     words = first.split()
     clipped = " ".join(words[:12])
-    return clipped + ("…" if len(words) > 12 else "")
+    return clipped + ("…" if len(words) > 12 else ""), "opening-words"
 
 
 def prepare(raw: RawDocument) -> Document | None:
@@ -52,10 +56,13 @@ def prepare(raw: RawDocument) -> Document | None:
     if not cleaned.paragraphs:
         return None
     metadata = dict(raw.metadata)
-    if cleaned.author and "author" not in metadata:
-        metadata["author"] = cleaned.author
+    byline = find_byline(cleaned.paragraphs)
+    for name, value in (("author", cleaned.author or byline.author), ("date", byline.date)):
+        if value and name not in metadata:  # the file's own metadata and the sidecar win
+            metadata[name] = value
+    title, metadata["title_source"] = _title(cleaned.paragraphs, metadata)
     text = "\n\n".join(cleaned.paragraphs)
-    return Document(id=raw.doc_id, title=_title(cleaned.paragraphs, metadata), text=text, source=raw.source,
+    return Document(id=raw.doc_id, title=title, text=text, source=raw.source,
                     content_hash=content_hash(text), metadata=metadata)
 
 
@@ -71,12 +78,22 @@ def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Pa
 def write(document: Document, store: Store, embedder: Embedder, settings: Settings) -> tuple[int, int]:
     passages = chunk(document, embedder, settings)
     sentences = [SentenceRecord(id=span_id(document.content_hash, s.start, s.end), passage_id=p.id, doc_id=document.id,
-                                start=s.start, end=s.end) for p in passages for s in p.sentences]
-    passage_vectors = embedder.embed([document.text[p.start : p.end] for p in passages])
+                                start=s.start, end=s.end, terms=" ".join(terms(document.text[s.start : s.end])))
+                 for p in passages for s in p.sentences]
     sentence_vectors = embedder.embed([document.text[s.start : s.end] for s in sentences])
+    passage_vectors = passage_centroids(passages, sentence_vectors)
     store.write_document(document, passages, passage_vectors, sentences, sentence_vectors,
                          ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     return len(passages), len(sentences)
+
+
+def passage_centroids(passages: list[Passage], sentence_vectors: np.ndarray) -> np.ndarray:
+    """A passage's vector is the normalised mean of its sentences' vectors: retrieval scores
+    passages by their best sentence, so a second, slower model pass over whole passages
+    would buy nothing (and could never truncate)."""
+    bounds = np.cumsum([0] + [len(p.sentences) for p in passages])
+    means = np.stack([sentence_vectors[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+    return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
 def refresh_lexical_cache(store: Store, settings: Settings) -> LexicalIndex:
@@ -89,7 +106,9 @@ def lexical_cache_dir(settings: Settings, prefix: str) -> Path:
     return Path(settings.data_dir) / "lexical" / prefix
 
 
-def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True) -> IngestReport:
+def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True,
+           sources: Mapping[Path, str] | None = None) -> IngestReport:
+    """`sources` names where a file came from when its path says nothing (an upload's temporary file)."""
     from time import perf_counter
 
     from tqdm import tqdm
@@ -100,7 +119,9 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
     bar = tqdm(files, unit="file", desc="ingest", disable=not progress)
     for path in bar:
         try:
-            document = prepare(read_document(path))
+            raw = read_document(path)
+            raw.source = (sources or {}).get(path, raw.source)
+            document = prepare(raw)
         except UnreadableFile as exc:
             log.warning("skipped %s", exc)
             report.skipped.append((str(path), str(exc)))

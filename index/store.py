@@ -9,12 +9,16 @@ in how the client is made: `store_mode` in the settings. Collections are created
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import numpy as np
 
@@ -26,12 +30,74 @@ class StoreUnavailable(Exception):
     """The Chroma store cannot be reached or opened."""
 
 
+LOCK_WAIT_SECONDS = 10.0  # how long opening waits for another process's write lock
+logging.getLogger("httpx").setLevel(logging.WARNING)  # chromadb's HTTP client logs every request at INFO
+
+
+@functools.cache
+def _outages() -> tuple[type[Exception], ...]:
+    """What a Chroma call raises when the server is down or restarting (httpx), reports an
+    internal failure, or its files cannot be used; anything else is a bug, not an outage."""
+    from chromadb.errors import InternalError
+
+    return httpx.TransportError, InternalError, OSError, sqlite3.Error
+
+
+class _Guarded:
+    """A Chroma collection whose outage errors surface as StoreUnavailable, so that callers
+    (the API's 503 mapping, /ready) need to know one exception, not chromadb's transport."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._collection, name)
+        if not callable(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except _outages() as exc:
+                raise StoreUnavailable(f"the Chroma store did not answer ({type(exc).__name__}: {exc})") from exc
+
+        return call
+
+
+def _check_embedded(path: Path) -> None:
+    """Fail fast on a damaged or locked embedded store: Chroma itself waits forever for a
+    lock held by another process and reports some damage only at the first query."""
+    database = path / "chroma.sqlite3"
+    if not database.is_file():
+        return
+    try:
+        connection = sqlite3.connect(database, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+        try:
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+            connection.execute("BEGIN IMMEDIATE")  # is another process holding the write lock?
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            raise StoreUnavailable(f"{database} is locked by another process for over {LOCK_WAIT_SECONDS:.0f} s; in "
+                                   "embedded mode only one process may write a store (use store_mode=http to share "
+                                   "one)") from exc
+        raise StoreUnavailable(f"{database} cannot be read: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreUnavailable(f"{database} is not a usable database: {exc}") from exc
+    if verdict != "ok":
+        raise StoreUnavailable(f"{database} is damaged ({verdict}); restore a backup or re-ingest into a new data_dir")
+
+
 class SentenceRecord(msgspec.Struct, frozen=True):
     id: str
     passage_id: str
     doc_id: str
     start: int
     end: int
+    terms: str = ""  # the analysed words (index.lexical.terms), space-separated: scoring needs no re-analysis
 
 
 class Snapshot(msgspec.Struct):
@@ -53,7 +119,10 @@ def _client(settings: Settings):
             return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
         path = Path(settings.data_dir) / "chroma"
         path.mkdir(parents=True, exist_ok=True)
+        _check_embedded(path)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except StoreUnavailable:
+        raise
     except Exception as exc:  # chromadb raises bare ValueError/Exception for unreachable servers
         where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.store_mode == "http" else settings.data_dir
         raise StoreUnavailable(f"cannot open the Chroma store ({settings.store_mode}, {where}): {exc}") from exc
@@ -68,11 +137,11 @@ class Store:
     def __init__(self, client: Any, prefix: str) -> None:
         self._client = client
         self.prefix = prefix
-        self._batch = min(client.get_max_batch_size(), 2000)
-        get = lambda kind: client.get_or_create_collection(  # noqa: E731
+        get = lambda kind: _Guarded(client.get_or_create_collection(  # noqa: E731
             f"{prefix}-{kind}", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
+        ))
         try:
+            self._batch = min(client.get_max_batch_size(), 2000)
             self.documents, self.passages, self.sentences = get("documents"), get("passages"), get("sentences")
         except Exception as exc:
             raise StoreUnavailable(f"cannot open collections {prefix}-*: {exc}") from exc
@@ -113,8 +182,8 @@ class Store:
             self.sentences.add(
                 ids=[s.id for s in sentences[part]],
                 embeddings=sentence_vectors[part],
-                metadatas=[{"doc_id": s.doc_id, "passage_id": s.passage_id, "start": s.start, "end": s.end}
-                           for s in sentences[part]],
+                metadatas=[{"doc_id": s.doc_id, "passage_id": s.passage_id, "start": s.start, "end": s.end,
+                            "terms": s.terms} for s in sentences[part]],
             )
         for part in _chunks(len(passages), self._batch):
             self.passages.add(
@@ -200,7 +269,8 @@ class Store:
         keep = [k for k, m in enumerate(raw["metadatas"]) if m["doc_id"] in documents]
         sentences = [SentenceRecord(id=raw["ids"][k], passage_id=raw["metadatas"][k]["passage_id"],
                                     doc_id=raw["metadatas"][k]["doc_id"], start=raw["metadatas"][k]["start"],
-                                    end=raw["metadatas"][k]["end"]) for k in keep]
+                                    end=raw["metadatas"][k]["end"], terms=raw["metadatas"][k].get("terms", ""))
+                     for k in keep]
         vectors = np.asarray([raw["embeddings"][k] for k in keep], dtype=np.float32).reshape(len(keep), 384)
         return Snapshot(documents=documents, passages=passages, sentences=sentences, sentence_vectors=vectors)
 

@@ -1,33 +1,37 @@
 """Extractive answer composition: score every sentence of the best passages against the
-question, quote the best one (and a second only when it adds something), cite each at
-its exact offsets, and abstain when the calibrated confidence is too low."""
+question, quote the best one (and further ones only when they add something), cite each
+at its exact offsets, and abstain when the calibrated confidence is too low."""
 
 from __future__ import annotations
+
+import math
+import re
 
 import msgspec
 import numpy as np
 
 from index.lexical import terms
-from qa.confidence import ConfidenceModel
+from qa.confidence import LinearModel
+from qa.citations import citation_id
 from qa.corpus import Corpus
 from qa.question import AnswerType, answer_span, answer_type
 from qa.retrieval import Hit
 from qa.schemas import AnswerSentence, Citation, RelatedPassage
 
 MAX_SENTENCES = 3
-SECOND_SENTENCE_RATIO = 0.85  # a further sentence must score at least this share of the best
+FURTHER_SENTENCE_MARGIN = 1.0  # a further sentence's logit may trail the best by at most this
 NEAR_DUPLICATE_COSINE = 0.9
 NO_ANSWER = "I could not find an answer to this question in the articles."
+_NEGATION = re.compile(r"\b(not|never|no|n't|without|neither|nor)\b", re.I)
+_NUMBER = re.compile(r"\d+")
+_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]*")  # capitalised words that do not start the question
 
-
-class Candidate(msgspec.Struct):
-    row: int  # sentence row in the corpus
-    hit: int  # index of its passage in the hits
-    cosine: float
-    overlap: float
-    passage_overlap: float
-    type_found: bool
-    score: float = 0.0
+SENTENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap", "type_found", "type_missing",
+                     "passage_rank", "length", "heading"]
+CONFIDENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap", "type_found", "type_missing",
+                       "sentence_logit", "margin", "missing_idf", "dense_top", "lexical_top", "question_terms",
+                       "negation", "number_missing", "window_missing_idf", "negation_mismatch",
+                       "entity_missing"]
 
 
 class Composition(msgspec.Struct):
@@ -37,78 +41,137 @@ class Composition(msgspec.Struct):
     confidence: float
     features: dict[str, float]
     related: list[RelatedPassage]
+    ranked: list[int]  # candidate sentence rows, best first (kept for evaluation)
 
 
-def _coverage(question_terms: set[str], text_terms: set[str], idf) -> float:
-    """IDF-weighted share of the question's content words found in a text."""
-    total = sum(idf(t) for t in question_terms)
-    return sum(idf(t) for t in question_terms & text_terms) / total if total else 0.0
+class Question(msgspec.Struct):
+    """A question analysed once: its words, their weights, the answer type it asks for."""
+
+    text: str
+    vector: np.ndarray
+    terms: frozenset[str]
+    idf: dict[str, float]
+    kind: AnswerType
+
+    @property
+    def weight(self) -> float:
+        return sum(self.idf.values())
+
+    def coverage(self, words: frozenset[str]) -> float:
+        """IDF-weighted share of the question's words found in `words`."""
+        return sum(self.idf[t] for t in self.terms & words) / self.weight if self.weight else 0.0
 
 
 class Composer:
-    def __init__(self, corpus: Corpus, model: ConfidenceModel, min_confidence: float, passages: int) -> None:
+    def __init__(self, corpus: Corpus, sentence_model: LinearModel, confidence_model: LinearModel,
+                 min_confidence: float, passages: int) -> None:
         self.corpus = corpus
-        self.model = model
+        self.sentence_model = sentence_model
+        self.confidence_model = confidence_model
         self.min_confidence = min_confidence
         self.passages = passages
 
-    def candidates(self, question: str, vector: np.ndarray, hits: list[Hit]) -> list[Candidate]:
-        asked = set(terms(question))
-        kind = answer_type(question)
-        idf = self.corpus.lexical.idf
-        out: list[Candidate] = []
-        for h, hit in enumerate(hits[: self.passages]):
-            rows = self.corpus.passage_sentence_rows[hit.passage]
-            cosines = self.corpus.sentence_vectors[rows] @ vector
-            passage_cover = _coverage(asked, set(terms(self.corpus.passage_text(hit.passage))), idf)
-            for row, cosine in zip(rows, cosines):
-                text = self.corpus.sentence_text(int(row))
-                found = kind is not AnswerType.OTHER and answer_span(question, kind, text) is not None
-                candidate = Candidate(row=int(row), hit=h, cosine=float(cosine),
-                                      overlap=_coverage(asked, set(terms(text)), idf),
-                                      passage_overlap=passage_cover, type_found=found)
-                candidate.score = self.sentence_score(candidate, kind)
-                out.append(candidate)
-        out.sort(key=lambda c: c.score, reverse=True)
-        return out
+    def analyse(self, text: str, vector: np.ndarray) -> Question:
+        words = frozenset(terms(text))
+        return Question(text=text, vector=vector, terms=words, idf={t: self.corpus.lexical.idf(t) for t in words},
+                        kind=answer_type(text))
+
+    def sentence_features(self, question: Question, hits: list[Hit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sentence rows, hit index per row, feature matrix in SENTENCE_FEATURES order)."""
+        corpus = self.corpus
+        rows_per_hit = [corpus.passage_sentence_rows[h.passage] for h in hits[: self.passages]]
+        rows = np.concatenate(rows_per_hit) if rows_per_hit else np.zeros(0, dtype=np.int64)
+        hit_of = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows_per_hit)]) if rows_per_hit else rows
+        features = np.zeros((len(rows), len(SENTENCE_FEATURES)), dtype=np.float64)
+        if not len(rows):
+            return rows, hit_of, features
+        features[:, 0] = corpus.sentence_vectors[rows] @ question.vector
+        asked = question.kind is not AnswerType.OTHER
+        k = 0
+        for h, passage_rows in enumerate(rows_per_hit):
+            passage_cover = question.coverage(corpus.passage_terms[hits[h].passage])
+            for i, row in enumerate(passage_rows):
+                window = corpus.sentence_terms[row].union(
+                    *(corpus.sentence_terms[r] for r in passage_rows[max(i - 1, 0) : i + 2]))
+                text = corpus.sentence_text(int(row))
+                found = asked and answer_span(question.text, question.kind, text) is not None
+                features[k, 1:] = (question.coverage(corpus.sentence_terms[row]), question.coverage(window),
+                                   passage_cover, float(found), float(asked and not found), 1.0 / (1 + h),
+                                   math.log1p(len(corpus.sentence_terms[row])),
+                                   float(not text.rstrip("”\"’'").endswith((".", "!", "?"))))
+                k += 1
+        return rows, hit_of, features
+
+    def confidence_features(self, question: Question, hits: list[Hit], rows: np.ndarray, hit_of: np.ndarray,
+                            features: np.ndarray, logits: np.ndarray, best: int) -> dict[str, float]:
+        values = dict(zip(SENTENCE_FEATURES, features[best].tolist()))
+        other = logits[hit_of != hit_of[best]]
+        passage = hits[int(hit_of[best])].passage
+        missing = question.terms - self.corpus.passage_terms[passage]
+        top_idf = max(question.idf.values(), default=1.0) or 1.0
+        passage_text = self.corpus.passage_text(passage)
+        numbers = set(_NUMBER.findall(question.text))
+        sentence_row = int(rows[best])
+        passage_rows = list(self.corpus.passage_sentence_rows[passage])
+        i = passage_rows.index(sentence_row)
+        window = frozenset().union(*(self.corpus.sentence_terms[r] for r in passage_rows[max(i - 1, 0) : i + 2]))
+        sentence_text = self.corpus.sentence_text(sentence_row)
+        values.update(
+            window_missing_idf=max((question.idf[t] for t in question.terms - window), default=0.0) / top_idf,
+            entity_missing=self._entity_missing(question.text, window),
+            negation_mismatch=float(bool(_NEGATION.search(question.text)) != bool(_NEGATION.search(sentence_text))),
+            sentence_logit=float(logits[best]),
+            margin=float(logits[best] - other.max()) if len(other) else 2.0,
+            missing_idf=max((question.idf[t] for t in missing), default=0.0) / top_idf,
+            dense_top=max(h.dense for h in hits),
+            lexical_top=max(h.lexical for h in hits) / (question.weight or 1.0),
+            question_terms=math.log1p(len(question.terms)),
+            negation=float(bool(_NEGATION.search(question.text))),
+            number_missing=float(any(n not in passage_text for n in numbers)),
+        )
+        return values
 
     @staticmethod
-    def sentence_score(c: Candidate, kind: AnswerType) -> float:
-        type_term = 0.0 if kind is AnswerType.OTHER else (0.15 if c.type_found else -0.15)
-        return c.cosine + c.overlap + 0.2 * c.passage_overlap + type_term + 0.05 / (1 + c.hit)
+    def _entity_missing(question: str, window: frozenset[str]) -> float:
+        """Share of the question's names (capitalised words) absent around the answer: a
+        question about the EU answered from a sentence about Russia is a different question."""
+        names = {t for word in _NAME.findall(question) for t in terms(word)}
+        return len(names - window) / len(names) if names else 0.0
 
-    def features(self, best: Candidate | None, hits: list[Hit]) -> dict[str, float]:
-        if best is None:
-            return {name: 0.0 for name in self.model.features}
-        return {"cosine": best.cosine, "overlap": best.overlap, "passage_overlap": best.passage_overlap,
-                "type_found": float(best.type_found), "dense_top": max(h.dense for h in hits),
-                "score": best.score}
-
-    def _select(self, ranked: list[Candidate]) -> list[Candidate]:
-        chosen = [ranked[0]]
-        covered = set(terms(self.corpus.sentence_text(ranked[0].row)))
-        for candidate in ranked[1:]:
-            if len(chosen) == MAX_SENTENCES or candidate.score < SECOND_SENTENCE_RATIO * ranked[0].score:
+    def _select(self, rows: np.ndarray, hit_of: np.ndarray, logits: np.ndarray, order: np.ndarray) -> list[int]:
+        """Indices (into rows) of the quoted sentences, in reading order: the best first, then
+        close runners-up that are no near-duplicates and bring words the chosen ones lack.
+        A runner-up from the best sentence's passage must follow it in the text, so that the
+        best sentence leads and each passage reads in document order."""
+        corpus = self.corpus
+        best = int(order[0])
+        chosen = [best]
+        covered = set(corpus.sentence_terms[rows[best]])
+        for i in order[1:]:
+            if len(chosen) == MAX_SENTENCES or logits[i] < logits[best] - FURTHER_SENTENCE_MARGIN:
                 break
-            vector = self.corpus.sentence_vectors[candidate.row]
-            if any(float(vector @ self.corpus.sentence_vectors[c.row]) > NEAR_DUPLICATE_COSINE for c in chosen):
+            if hit_of[i] == hit_of[best] and corpus.sentences[rows[i]].start < corpus.sentences[rows[best]].start:
                 continue
-            new_terms = set(terms(self.corpus.sentence_text(candidate.row))) - covered
+            vector = corpus.sentence_vectors[rows[i]]
+            if any(float(vector @ corpus.sentence_vectors[rows[c]]) > NEAR_DUPLICATE_COSINE for c in chosen):
+                continue
+            new_terms = corpus.sentence_terms[rows[i]] - covered
             if not new_terms:
                 continue
-            chosen.append(candidate)
+            chosen.append(int(i))
             covered |= new_terms
-        # Passages in retrieval order, sentences in document order within a passage.
-        return sorted(chosen, key=lambda c: (c.hit, self.corpus.sentences[c.row].start))
+        passage_order = {hit_of[best]: -1}  # the best sentence's passage leads
+        return sorted(chosen, key=lambda c: (passage_order.get(hit_of[c], hit_of[c]), corpus.sentences[rows[c]].start))
 
-    def _citation(self, n: int, candidate: Candidate, question: str, kind: AnswerType) -> Citation:
-        sentence = self.corpus.sentences[candidate.row]
+    def _citation(self, n: int, row: int, score: float, question: Question, with_span: bool) -> Citation:
+        sentence = self.corpus.sentences[row]
         document = self.corpus.documents[sentence.doc_id]
         quote = document.text[sentence.start : sentence.end]
-        span = answer_span(question, kind, quote) if kind is not AnswerType.OTHER else None
+        span = answer_span(question.text, question.kind, quote) if with_span else None
         return Citation(
-            n=n, id=sentence.id, doc_id=sentence.doc_id, title=document.title, passage_id=sentence.passage_id,
-            start=sentence.start, end=sentence.end, quote=quote, score=round(candidate.score, 4),
+            n=n, id=citation_id(document.content_hash, sentence.start, sentence.end), doc_id=sentence.doc_id,
+            title=document.title, passage_id=sentence.passage_id,
+            start=sentence.start, end=sentence.end, quote=quote, score=round(score, 4),
             answer_start=sentence.start + span[0] if span else None,
             answer_end=sentence.start + span[1] if span else None,
             answer_text=quote[span[0] : span[1]] if span else None,
@@ -123,19 +186,26 @@ class Composer:
                                       text=self.corpus.passage_text(hit.passage), score=round(hit.score, 5)))
         return out
 
-    def compose(self, question: str, vector: np.ndarray, hits: list[Hit]) -> Composition:
-        ranked = self.candidates(question, vector, hits)
-        best = ranked[0] if ranked else None
-        features = self.features(best, hits)
-        confidence = self.model.probability(features) if best else 0.0
-        if best is None or confidence < self.min_confidence:
-            return Composition(answered=False, sentences=[], citations=[], confidence=round(confidence, 4),
-                               features=features, related=self.related(hits))
-        kind = answer_type(question)
-        citations = [self._citation(n, c, question, kind) for n, c in enumerate(self._select(ranked), start=1)]
+    def compose(self, text: str, vector: np.ndarray, hits: list[Hit]) -> Composition:
+        question = self.analyse(text, vector)
+        rows, hit_of, features = self.sentence_features(question, hits)
+        if not len(rows) or not question.terms and question.kind is AnswerType.OTHER:
+            return Composition(answered=False, sentences=[], citations=[], confidence=0.0, features={},
+                               related=self.related(hits), ranked=[])
+        logits = self.sentence_model.logits(features)
+        order = np.argsort(-logits, kind="stable")
+        values = self.confidence_features(question, hits, rows, hit_of, features, logits, int(order[0]))
+        confidence = round(self.confidence_model.probability(values), 4)
+        ranked = [int(rows[i]) for i in order[:3]]
+        if confidence < self.min_confidence:
+            return Composition(answered=False, sentences=[], citations=[], confidence=confidence, features=values,
+                               related=self.related(hits), ranked=ranked)
+        chosen = self._select(rows, hit_of, logits, order)
+        citations = [self._citation(n, int(rows[c]), float(logits[c]), question, with_span=c == order[0])
+                     for n, c in enumerate(chosen, start=1)]
         sentences = [AnswerSentence(text=c.quote, citation=c.n) for c in citations]
-        return Composition(answered=True, sentences=sentences, citations=citations, confidence=round(confidence, 4),
-                           features=features, related=[])
+        return Composition(answered=True, sentences=sentences, citations=citations, confidence=confidence,
+                           features=values, related=[], ranked=ranked)
 
 
 def answer_text(composition: Composition) -> str:

@@ -1,4 +1,4 @@
-"""The `qa` command line: ingest, delete, ask, search, serve, eval, export-onnx."""
+"""The `qa` command line: ingest, delete, ask, search, cite, serve, eval, export-onnx."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 
 from config import Settings, load_settings
+from qa.references import STYLES
 
 
 def _service(settings: Settings):
@@ -77,9 +78,45 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _in_context(citation, width: int = 160) -> str:
+    """The quote marked »like this« inside its paragraph, clipped to `width` characters each side."""
+    text, qs, qe = citation.paragraph.text, citation.quote_start_in_paragraph, citation.quote_end_in_paragraph
+    before, after = text[:qs], text[qe:]
+    before = ("…" + before[-width:].split(" ", 1)[-1]) if len(before) > width else before
+    after = (after[:width].rsplit(" ", 1)[0] + "…") if len(after) > width else after
+    return f"{before}»{citation.quote}«{after}"
+
+
+def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.lookup import lookup
+    from qa.references import render
+
+    service = _service(settings)
+    response = lookup(service.corpus, args.quote, args.limit, args.min_similarity)
+    if args.json:
+        print(msgspec.json.encode(response).decode())
+        return 0 if response.found else 1
+    if not response.found:
+        print(response.message, file=sys.stderr)
+        return 1
+    for n, match in enumerate(response.matches, start=1):
+        c = match.citation
+        print(f"{n}. {match.kind} (similarity {match.similarity:.2f}) {c.title} [{c.doc_id}, chars {c.start}-{c.end}]")
+        print(f"   id {c.id}")
+        print(f"   {_in_context(c)}")
+        if args.style:
+            print("   " + render(service.corpus.documents[c.doc_id], args.style).strip().replace("\n", "\n   "))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from index.store import Store
+
+    # A damaged, locked or unreachable store stops the start here with one clear line,
+    # not deep inside a worker's start-up traceback.
+    Store.open(settings)
     if settings.embedder == "onnx":  # export once here, not racing in every worker
         from index.onnx_export import ensure_onnx_model
 
@@ -134,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10)
     p.set_defaults(run=cmd_search)
 
+    p = sub.add_parser("cite", help="find where a quote comes from, with context and a reference")
+    p.add_argument("quote")
+    p.add_argument("--limit", type=int, default=5)
+    p.add_argument("--min-similarity", type=float, default=0.8, help="lowest similarity of a close match")
+    p.add_argument("--style", choices=STYLES, help="also print a reference per match")
+    p.add_argument("--json", action="store_true", help="print the API's JSON response")
+    p.set_defaults(run=cmd_cite)
+
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
@@ -146,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="evaluate a random sample of N questions")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", type=Path, default=None, help="where to write the JSON report")
+    p.add_argument("--features", type=Path, default=None, help="also write per-question features (JSON lines)")
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("export-onnx", help="export the embedding model to ONNX (fp32 and int8)")

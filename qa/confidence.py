@@ -1,6 +1,7 @@
-"""Calibrated answer confidence: a logistic model over features of the best answer
-sentence and of retrieval. Its weights live in `qa/models/confidence.json`, written by
-`benchmarks/train_confidence.py` from public data (SQuAD 2.0 dev + the seed questions)."""
+"""The two small learned models of answer composition, both logistic over named features:
+`sentence` ranks candidate sentences, `confidence` estimates whether the chosen answer is
+right (the service abstains below `min_confidence`). Their weights live in `qa/models/`,
+written by `benchmarks/train_models.py` from public data (SQuAD 2.0 dev, cross-validated)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import math
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
-MODEL_FILE = Path(__file__).with_name("models") / "confidence.json"
+MODELS_DIR = Path(__file__).with_name("models")
 
 
-class ConfidenceModel(msgspec.Struct):
+class LinearModel(msgspec.Struct):
     features: list[str]
     mean: list[float]
     scale: list[float]
@@ -22,14 +24,17 @@ class ConfidenceModel(msgspec.Struct):
     trained_on: str = ""
 
     @classmethod
-    def load(cls, path: Path = MODEL_FILE) -> "ConfidenceModel":
-        return msgspec.json.decode(path.read_bytes(), type=cls)
+    def load(cls, name: str) -> "LinearModel":
+        return msgspec.json.decode((MODELS_DIR / f"{name}.json").read_bytes(), type=cls)
 
-    def save(self, path: Path = MODEL_FILE) -> None:
-        path.write_text(json.dumps(msgspec.to_builtins(self), indent=2) + "\n")
+    def save(self, name: str) -> None:
+        (MODELS_DIR / f"{name}.json").write_text(json.dumps(msgspec.to_builtins(self), indent=2) + "\n")
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        """Decision values for a matrix whose columns follow `features`."""
+        weights = np.asarray(self.coef) / np.asarray(self.scale)
+        return rows @ weights + (self.intercept - float(np.dot(weights, self.mean)))
 
     def probability(self, values: dict[str, float]) -> float:
-        z = self.intercept + sum(
-            c * (values[name] - m) / s for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef)
-        )
+        z = float(self.logits(np.array([[values[name] for name in self.features]]))[0])
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))

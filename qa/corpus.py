@@ -28,6 +28,8 @@ class Corpus:
     passage_sentence_rows: list[np.ndarray] = field(init=False)
     lexical_to_passage: np.ndarray = field(init=False)
     passage_doc: np.ndarray = field(init=False)
+    sentence_terms: list[frozenset[str]] = field(init=False)
+    passage_terms: list[frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.passage_row = {p.id: i for i, p in enumerate(self.passages)}
@@ -41,6 +43,9 @@ class Corpus:
             for p in self.passages
         ]
         self.lexical_to_passage = np.array([self.passage_row.get(i, -1) for i in self.lexical.passage_ids], dtype=np.int64)
+        self.sentence_terms = [frozenset(s.terms.split()) for s in self.sentences]
+        self.passage_terms = [frozenset().union(*(self.sentence_terms[r] for r in rows))
+                              for rows in self.passage_sentence_rows]
         doc_codes = {doc_id: n for n, doc_id in enumerate(self.documents)}
         self.passage_doc = np.array([doc_codes[p.doc_id] for p in self.passages], dtype=np.int64)
 

@@ -98,8 +98,61 @@ class DocumentSummary(msgspec.Struct):
 
 class DocumentDetail(DocumentSummary):
     text: str
+    highlights: list[HighlightedRange] = []
 
 
 class DocumentList(msgspec.Struct):
     documents: list[DocumentSummary]
     total: int
+
+
+class ParagraphContext(msgspec.Struct):
+    start: int
+    end: int
+    text: str
+
+
+class CitationDetail(msgspec.Struct):
+    """What GET /citations/{id} returns: the quote at its offsets, with its context."""
+
+    id: str
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    quote: str  # always document.text[start:end]
+    paragraph: ParagraphContext
+    quote_start_in_paragraph: int
+    quote_end_in_paragraph: int
+    previous_sentence: str | None
+    next_sentence: str | None
+    document_url: str
+    metadata: dict[str, str]
+
+
+class LookupRequest(msgspec.Struct, forbid_unknown_fields=True):
+    quote: Annotated[str, Meta(min_length=1, max_length=2000, pattern=r"\S",
+                               description="Text copied from anywhere; quote styles, spacing and case may differ.")]
+    limit: Annotated[int, Meta(ge=1, le=50, description="Most matches to return.")] = 5
+    min_similarity: Annotated[float, Meta(ge=0.5, le=1.0, description="Lowest similarity of a close match.")] = 0.8
+
+
+class QuoteMatch(msgspec.Struct):
+    kind: str  # "exact" (verbatim), "normalized" (quotes/dashes/spacing/case differ), "fuzzy"
+    similarity: float
+    citation: CitationDetail
+
+
+class LookupResponse(msgspec.Struct):
+    quote: str
+    found: bool
+    matches: list[QuoteMatch]
+    candidates: int  # passages the lexical index proposed and the aligner checked
+    took_ms: float
+    message: str | None = None
+
+
+class HighlightedRange(msgspec.Struct):
+    start: int
+    end: int
+    text: str

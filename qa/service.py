@@ -8,14 +8,17 @@ import threading
 import time
 from pathlib import Path
 
+import msgspec
+
 from config import Settings
 from index.embedding import Embedder, load_embedder
 from index.pipeline import IngestReport, ingest
 from index.store import Store, StoreUnavailable
-from qa.answer import Composer, answer_text
-from qa.confidence import ConfidenceModel
+from qa.answer import Composer, Composition, answer_text
+from qa.confidence import LinearModel
+from qa.conversation import Conversations, resolve
 from qa.corpus import Corpus
-from qa.retrieval import Retriever
+from qa.retrieval import Hit, Retriever
 from qa.schemas import AskResponse, SearchHit, SearchResponse
 
 log = logging.getLogger(__name__)
@@ -27,10 +30,12 @@ class QAService:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.model = ConfidenceModel.load()
+        self.sentence_model = LinearModel.load("sentence")
+        self.confidence_model = LinearModel.load("confidence")
         self._lock = threading.Lock()
         self._checked = 0.0
         self._corpus = Corpus.load(store, settings)
+        self.conversations = Conversations(settings.conversation_limit, settings.conversation_ttl_seconds)
 
     @classmethod
     def open(cls, settings: Settings, prefix: str | None = None) -> "QAService":
@@ -51,8 +56,8 @@ class QAService:
                 self._corpus = Corpus.load(self.store, self.settings)
                 log.info("corpus reloaded: %d passages", len(self._corpus.passages))
 
-    def ingest(self, paths: list[Path], progress: bool = False) -> IngestReport:
-        report = ingest(paths, self.store, self.embedder, self.settings, progress=progress)
+    def ingest(self, paths: list[Path], progress: bool = False, sources: dict[Path, str] | None = None) -> IngestReport:
+        report = ingest(paths, self.store, self.embedder, self.settings, progress=progress, sources=sources)
         self.refresh(force=True)
         return report
 
@@ -62,17 +67,34 @@ class QAService:
         return existed
 
     def ask(self, question: str, top_k: int | None = None, doc_ids: list[str] | None = None) -> AskResponse:
+        return self.run(question, top_k, doc_ids)[0]
+
+    def converse(self, question: str, top_k: int | None = None, doc_ids: list[str] | None = None,
+                 conversation_id: str | None = None) -> AskResponse:
+        """ask() as one turn of a conversation: a follow-up is resolved against the previous
+        turn, and a request without a conversation id starts a new conversation."""
+        conversation_id = conversation_id or self.conversations.new_id()
+        resolved = resolve(question, self.conversations.last_turn(conversation_id))
+        response = self.ask(resolved, top_k, doc_ids)
+        self.conversations.remember(conversation_id, resolved, response)
+        return msgspec.structs.replace(response, conversation_id=conversation_id, resolved_question=resolved)
+
+    def run(self, question: str, top_k: int | None = None,
+            doc_ids: list[str] | None = None) -> tuple[AskResponse, Composition, list[Hit]]:
+        """Answer a question; also return the retrieval hits and the composition internals
+        (the evaluation reads them, so it measures exactly what the API serves)."""
         started = time.perf_counter()
         corpus = self.corpus
         vector = self.embedder.embed([question])[0]
         k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
         hits = Retriever(corpus, self.store).retrieve(question, vector, k, doc_ids)
-        composition = Composer(corpus, self.model, self.settings.min_confidence, self.settings.answer_passages).compose(
-            question, vector, hits)
-        return AskResponse(answered=composition.answered, answer=answer_text(composition),
-                           sentences=composition.sentences, citations=composition.citations,
-                           confidence=composition.confidence, related=composition.related,
-                           took_ms=round((time.perf_counter() - started) * 1000, 2))
+        composition = Composer(corpus, self.sentence_model, self.confidence_model, self.settings.min_confidence,
+                               self.settings.answer_passages).compose(question, vector, hits)
+        response = AskResponse(answered=composition.answered, answer=answer_text(composition),
+                               sentences=composition.sentences, citations=composition.citations,
+                               confidence=composition.confidence, related=composition.related,
+                               took_ms=round((time.perf_counter() - started) * 1000, 2))
+        return response, composition, hits
 
     def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> SearchResponse:
         started = time.perf_counter()

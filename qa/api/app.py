@@ -7,19 +7,28 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
 from config import Settings, load_settings
 from index.store import StoreUnavailable
 from qa.api.ask import AskController
+from qa.api.citations import CitationController, ReferenceController
+from qa.api.cors import cors_config
 from qa.api.dependencies import provide_service
-from qa.api.documents import DocumentController
 from qa.api.health import HealthController
+from qa.api.metrics import MetricsController, prometheus_config
+from qa.api.ratelimit import rate_limit_config
+from qa.api.request_ids import RequestIdMiddleware, add_request_id_header, install_logging
 from qa.api.search import SearchController
+from qa.api.security import API_KEY_HEADER, PUBLIC, api_key_guard
+from qa.api.static import StaticController
+from qa.api.stream import StreamController
+from qa.api.uploads import DocumentWriteController, upload_file
 from qa.service import QAService
 
 log = logging.getLogger("qa.api")
@@ -42,6 +51,8 @@ def _unexpected(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> Litestar:
     """Build the app. Tests pass a ready service; servers let the lifespan hook open one."""
     settings = settings or load_settings()
+    install_logging()
+    rate_limit = rate_limit_config(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -49,11 +60,25 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         yield
 
     return Litestar(
-        route_handlers=[AskController, SearchController, DocumentController, HealthController],
+        route_handlers=[AskController, StreamController, SearchController, HealthController,
+                        CitationController, ReferenceController, StaticController, MetricsController,
+                        # Reads and writes of /documents; article uploads may be larger than any other request.
+                        Router("/", route_handlers=[DocumentWriteController, upload_file],
+                               request_max_body_size=settings.max_upload_bytes)],
         dependencies={"service": Provide(provide_service, sync_to_thread=False)},
         lifespan=[lifespan],
+        guards=[api_key_guard(settings)],
+        before_send=[add_request_id_header],
+        # Outermost first: the access log and the metrics see every response, 429s included.
+        middleware=[RequestIdMiddleware(), prometheus_config().middleware,
+                    *([rate_limit.middleware] if rate_limit else [])],
         exception_handlers={StoreUnavailable: _store_unavailable, Exception: _unexpected},
-        openapi_config=OpenAPIConfig(title="News QA", version="0.1.0", path="/schema",
-                                     description="Extractive, citation-first answers over a news collection."),
+        openapi_config=OpenAPIConfig(title="News QA", version="0.1.0",
+                                     description="Extractive, citation-first answers over a news collection.",
+                                     openapi_router=Router("/schema", route_handlers=[], opt={PUBLIC: True},
+                                                           include_in_schema=False),
+                                     components=Components(security_schemes={"apiKey": SecurityScheme(
+                                         type="apiKey", name=API_KEY_HEADER, security_scheme_in="header")})),
         request_max_body_size=settings.max_request_bytes,
+        cors_config=cors_config(settings),
     )

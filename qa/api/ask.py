@@ -1,12 +1,21 @@
-"""POST /ask: a question in, an extractive answer with citations out."""
+"""POST /ask: a question (optionally a follow-up in a conversation) in, an extractive answer with citations out."""
 
 from __future__ import annotations
 
 from litestar import Controller, post
 from litestar.status_codes import HTTP_200_OK
 
+from qa.api.metrics import record_answer
 from qa.schemas import AskRequest, AskResponse
 from qa.service import QAService
+
+
+def answer(data: AskRequest, service: QAService) -> AskResponse:
+    """One conversation turn for a validated request (shared with POST /ask/stream)."""
+    doc_ids = data.filters.doc_ids if data.filters else None
+    response = service.converse(data.question, data.top_k, doc_ids, data.conversation_id)
+    record_answer(response)
+    return response
 
 
 class AskController(Controller):
@@ -15,5 +24,4 @@ class AskController(Controller):
 
     @post(status_code=HTTP_200_OK, sync_to_thread=True, summary="Answer a question with quoted, cited sentences")
     def ask(self, data: AskRequest, service: QAService) -> AskResponse:
-        doc_ids = data.filters.doc_ids if data.filters else None
-        return service.ask(data.question, data.top_k, doc_ids)
+        return answer(data, service)

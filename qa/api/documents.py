@@ -1,18 +1,31 @@
-"""GET /documents and GET /documents/{doc_id}: what the corpus holds."""
+"""GET /documents and GET /documents/{doc_id}: what the corpus holds; a document can come
+with ranges highlighted (`?highlight=start-end`), as JSON or as a readable HTML page."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from litestar import Controller, get
-from litestar.exceptions import NotFoundException
+from litestar import Controller, MediaType, Request, Response, get
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
 from index.documents import Document
-from qa.schemas import DocumentDetail, DocumentList, DocumentSummary
+from qa.api.media import TEXT, alternative_media
+from qa.highlight import BadHighlight, parse_ranges, render_html
+from qa.schemas import DocumentDetail, DocumentList, DocumentSummary, HighlightedRange
 from qa.service import QAService
 
 DocIdParam = Annotated[str, Parameter(max_length=200, description="Document id, as listed by GET /documents")]
+HighlightParam = Annotated[list[str] | None, Parameter(
+    max_length=2000, description="Ranges to mark, `start-end` character offsets (repeat or comma-separate).")]
+FormatParam = Annotated[Literal["json", "html"] | None, Parameter(
+    query="format", description="`html` for a readable page; default: by the Accept header, else JSON.")]
+
+
+def wants_html(request: Request, requested: str | None) -> bool:
+    if requested is not None:
+        return requested == "html"
+    return request.accept.best_match([MediaType.JSON, MediaType.HTML], default=MediaType.JSON) == MediaType.HTML
 
 
 def summary(document: Document, passages: int) -> DocumentSummary:
@@ -34,12 +47,22 @@ class DocumentController(Controller):
         docs = [summary(d, counts.get(d.id, 0)) for d in sorted(corpus.documents.values(), key=lambda d: d.id)]
         return DocumentList(documents=docs, total=len(docs))
 
-    @get("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text")
-    def get_document(self, service: QAService, doc_id: DocIdParam) -> DocumentDetail:
+    @get("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text",
+         operation_class=alternative_media({MediaType.HTML: TEXT}))
+    def get_document(self, request: Request, service: QAService, doc_id: DocIdParam, highlight: HighlightParam = None,
+                     response_format: FormatParam = None) -> Response[DocumentDetail]:
         corpus = service.corpus
         document = corpus.documents.get(doc_id)
         if document is None:
             raise NotFoundException(f"no document with id {doc_id!r}")
+        try:
+            ranges = parse_ranges(highlight or [], len(document.text))
+        except BadHighlight as exc:
+            raise ValidationException(str(exc)) from exc
+        if wants_html(request, response_format):
+            return Response(render_html(document, ranges), media_type=MediaType.HTML)
         passages = sum(1 for p in corpus.passages if p.doc_id == doc_id)
-        return DocumentDetail(**{f: getattr(summary(document, passages), f) for f in DocumentSummary.__struct_fields__},
-                              text=document.text)
+        return Response(DocumentDetail(
+            **{f: getattr(summary(document, passages), f) for f in DocumentSummary.__struct_fields__},
+            text=document.text,
+            highlights=[HighlightedRange(s.start, s.end, document.text[s.start : s.end]) for s in ranges]))

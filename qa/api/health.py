@@ -6,6 +6,7 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from qa.api.security import PUBLIC
 from qa.service import QAService
 
 
@@ -26,6 +27,7 @@ class Readiness(msgspec.Struct):
 
 class HealthController(Controller):
     tags = ["operations"]
+    opt = {PUBLIC: True}  # probes never need the API key
 
     @get("/health", sync_to_thread=False, summary="Liveness")
     def health(self) -> Health:

@@ -1,0 +1,235 @@
+"""Scale benchmark: a store of many passages synthesised from the squad2-dev articles,
+then in-process question answering (QAService.ask) on it and where its time goes.
+
+Documents are made by recombining an article's paragraphs (one sentence swapped in from
+another paragraph, sentences rotated), written through index.pipeline.write as ingest
+does; the build reports its rate and its split between sentence splitting, embedding and
+Chroma writes. Then each sampled squad2-dev question is asked with the components timed
+by wrapping them: embedding, BM25 scoring, the Chroma query (inside dense scoring),
+answer composition, and the rest.
+
+    .venv/bin/python benchmarks/bench_scale.py --passages 5000              # minutes
+    .venv/bin/python benchmarks/bench_scale.py --passages 100000 --data-dir /tmp/scale100k
+--data-dir keeps the store; run again with the same dir to skip the build."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from functools import wraps
+from pathlib import Path
+
+import numpy as np
+
+from config import Settings, load_settings
+from index import pipeline
+from index.documents import Document, content_hash
+from index.embedding import Embedder, load_embedder
+from index.store import Store
+from qa.answer import Composer
+from qa.retrieval import Retriever
+from qa.service import QAService
+
+ROOT = Path(__file__).resolve().parents[1]
+SQUAD = ROOT.parent / "shared" / "eval" / "squad2-dev"
+PARAGRAPHS_PER_DOCUMENT = 8
+PROGRESS_EVERY_S = 15.0
+WARMUP_QUESTIONS = 10
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")  # good enough to recombine, not to cite
+
+
+class Timings:
+    """Wall time of every call of wrapped methods, by label, in the current round."""
+
+    def __init__(self) -> None:
+        self.round: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def wrap(self, owner: object, name: str, label: str) -> Iterator[None]:
+        original = getattr(owner, name, None)
+        if original is None:
+            print(f"  note: {owner!r} has no {name}; {label} is not timed", flush=True)
+            yield
+            return
+
+        @wraps(original)
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.round[label] += time.perf_counter() - started
+
+        own = name in vars(owner)  # else it came from the class: deleting the wrapper restores it
+        setattr(owner, name, timed)
+        try:
+            yield
+        finally:
+            if own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+
+    def take(self) -> dict[str, float]:
+        out, self.round = dict(self.round), defaultdict(float)
+        return out
+
+
+def squad_articles() -> list[tuple[str, list[list[str]]]]:
+    """(title, paragraphs as sentence lists) per article; the file format is in SQUAD/README.md."""
+    out = []
+    for path in sorted((SQUAD / "articles").glob("*.txt")):
+        parts = path.read_text("utf-8")[:-1].split("\n\n")
+        out.append((parts[0], [_SENTENCE_END.split(p.strip()) for p in parts[1:]]))
+    return out
+
+
+def synthetic_documents(articles: list[tuple[str, list[list[str]]]], rng: random.Random) -> Iterator[Document]:
+    for n in itertools.count():
+        title, paragraphs = rng.choice(articles)
+        # A numbered first line (it merges into the first passage) makes every document distinct.
+        body = [f"{title}: report {n}."]
+        for _ in range(PARAGRAPHS_PER_DOCUMENT):
+            sentences = list(rng.choice(paragraphs))
+            sentences[rng.randrange(len(sentences))] = rng.choice(rng.choice(paragraphs))
+            turn = rng.randrange(len(sentences))
+            body.append(" ".join(sentences[turn:] + sentences[:turn]))
+        text = "\n\n".join(body)
+        yield Document(id=f"synth-{n:06d}", title=f"{title} (report {n})", text=text, source="synthetic",
+                       content_hash=content_hash(text))
+
+
+def build(settings: Settings, passages: int, seed: int) -> dict:
+    """Write synthetic documents until the store holds `passages` passages."""
+    store = Store.open(settings)
+    # Like `qa ingest`: the build owns the machine, the embedder gets every core.
+    embedder = load_embedder(settings, threads=os.cpu_count() or 1)
+    timings = Timings()
+    written = sentences = documents = 0
+    started = last_report = time.perf_counter()
+    with ExitStack() as stack:
+        stack.enter_context(timings.wrap(pipeline, "chunk", "split"))
+        stack.enter_context(timings.wrap(embedder, "embed", "embed"))
+        stack.enter_context(timings.wrap(store, "write_document", "chroma_write"))
+        for document in synthetic_documents(squad_articles(), random.Random(seed)):
+            if written >= passages:
+                break
+            p, s = pipeline.write(document, store, embedder, settings)
+            written, sentences, documents = written + p, sentences + s, documents + 1
+            if time.perf_counter() - last_report >= PROGRESS_EVERY_S:
+                last_report = time.perf_counter()
+                print(f"  {written} passages, {written / (last_report - started):.1f} passages/s", flush=True)
+    write_seconds = time.perf_counter() - started
+    lexical_started = time.perf_counter()
+    pipeline.refresh_lexical_cache(store, settings)
+    lexical_seconds = time.perf_counter() - lexical_started
+    seconds = write_seconds + lexical_seconds
+    return {"documents": documents, "passages": written, "sentences": sentences, "seconds": round(seconds, 1),
+            "passages_per_s": round(written / seconds, 1),
+            "breakdown_s": {k: round(v, 1) for k, v in timings.take().items()} | {"lexical_index": round(lexical_seconds, 1)},
+            "estimated_100k_build_min": round(100_000 / (written / seconds) / 60, 1)}
+
+
+def questions(count: int, seed: int) -> list[str]:
+    lines = (SQUAD / "questions.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line)["question"] for line in random.Random(seed).sample(lines, min(count, len(lines)))]
+
+
+def ask_profile(service: QAService, asked: list[str], max_seconds: float) -> dict:
+    """Median and tail of QAService.ask, and per-component medians (ms per question)."""
+    for question in asked[:WARMUP_QUESTIONS]:
+        service.ask(question)
+    timings = Timings()
+    totals: list[float] = []
+    rounds: list[dict[str, float]] = []
+    components: list[tuple[object, str, str]] = [
+        (service.embedder, "embed", "embed"), (Retriever, "lexical_scores", "lexical_bm25"),
+        (Retriever, "dense_scores", "dense"), (Store, "query_sentences", "chroma_query"),
+        (Composer, "compose", "compose"), (Store, "generation", "corpus_change_check"),
+    ]
+    deadline = time.perf_counter() + max_seconds
+    with ExitStack() as stack:
+        for owner, name, label in components:
+            stack.enter_context(timings.wrap(owner, name, label))
+        for question in asked:
+            if time.perf_counter() > deadline:
+                break
+            started = time.perf_counter()
+            service.ask(question)
+            totals.append(time.perf_counter() - started)
+            rounds.append(timings.take())
+    labels = [label for _, _, label in components]
+    per = {label: np.array([r.get(label, 0.0) for r in rounds]) * 1000 for label in labels}
+    # dense_scores contains the Chroma query; "other" is what no component accounts for.
+    per["dense_without_chroma"] = per["dense"] - per["chroma_query"]
+    per["other"] = np.array(totals) * 1000 - sum(per[k] for k in ("embed", "lexical_bm25", "dense", "compose"))
+    ms = np.array(totals) * 1000
+    return {"questions": len(totals), "p50_ms": round(float(np.median(ms)), 2),
+            "p90_ms": round(float(np.percentile(ms, 90)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "components_p50_ms": {k: round(float(np.median(v)), 2) for k, v in per.items()},
+            "components_mean_ms": {k: round(float(np.mean(v)), 2) for k, v in per.items()}}
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> dict:
+    settings = load_settings(data_dir=str(data_dir), model_cache_dir=str(ROOT / "data" / "models"))
+    report: dict = {"target_passages": args.passages, "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}
+    existing = Store.open(settings).counts()["passages"]
+    if existing:
+        print(f"reusing the store in {data_dir}: {existing} passages", flush=True)
+        report["build"] = {"reused_passages": existing}
+    else:
+        print(f"building {args.passages} passages in {data_dir}", flush=True)
+        report["build"] = build(settings, args.passages, args.seed)
+        print(f"  build: {report['build']}", flush=True)
+    started = time.perf_counter()
+    service = QAService(settings, Store.open(settings), load_embedder(settings))
+    report["service_open_s"] = round(time.perf_counter() - started, 2)
+    report["rss_mb_after_open"] = rss_mb()
+    print(f"service open (corpus load): {report['service_open_s']} s, RSS {report['rss_mb_after_open']} MB", flush=True)
+    report["ask"] = ask_profile(service, questions(args.questions, args.seed), args.ask_seconds)
+    print(f"ask: {json.dumps(report['ask'], indent=1)}", flush=True)
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--questions", type=int, default=300, help="squad2-dev questions asked (a random sample)")
+    parser.add_argument("--ask-seconds", type=float, default=120.0, help="time limit of the asking phase")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", type=Path, default=None, help="keep the store here (reused when present)")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "bench_scale.json")
+    args = parser.parse_args()
+    if not (SQUAD / "articles").is_dir():
+        print(f"skipped: {SQUAD} is not present")
+        return 0
+    if args.data_dir:
+        report = run(args, args.data_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+            report = run(args, Path(tmp))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

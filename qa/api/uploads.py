@@ -1,0 +1,111 @@
+"""POST /documents (JSON), POST /uploads (a multipart file) and DELETE /documents/{doc_id}:
+changing the corpus over HTTP. Every write needs the API key (see qa.api.security) and
+runs the same pipeline as `qa ingest`: the upload is written to a private temporary
+folder under its validated file name and ingested from there.
+
+The writes extend the read controller rather than sitting beside it: Litestar cannot
+merge two controllers that serve the same path (/documents/{doc_id}). The multipart upload
+lives outside /documents so that no document id ("upload") is shadowed by it."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import delete, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import Body
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_422_UNPROCESSABLE_ENTITY
+from msgspec import Meta
+
+from index.loading import SUPPORTED_SUFFIXES
+from qa.api.documents import DocIdParam, DocumentController
+from qa.api.security import WRITE
+from qa.service import QAService
+
+# A plain file name: no folders, no leading dot, so it can never point outside the temporary folder.
+FileName = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
+                               description="The article's file name; its suffix (.txt, .md, .html) says how to read "
+                                           "it and its stem becomes the document id. Re-sending a name replaces that "
+                                           "document.")]
+Field = Annotated[str, Meta(max_length=2000)]
+
+# Writes are serialised within a process: the pipeline's orphan sweep must not run while
+# another request's document is half written.
+_WRITE_LOCK = threading.Lock()
+
+
+class ArticleMetadata(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    title: Field | None = None
+    author: Field | None = None
+    date: Field | None = None
+    publisher: Field | None = None
+    url: Field | None = None
+
+
+class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
+    filename: FileName
+    content: Annotated[str, Meta(min_length=1, description="The article text (plain text, Markdown or HTML).")]
+    metadata: ArticleMetadata | None = None
+
+
+class MultipartUpload(msgspec.Struct):
+    file: UploadFile
+
+
+class IngestResult(msgspec.Struct):
+    id: str
+    status: Literal["added", "replaced", "unchanged"]
+    passages: int
+
+
+def _ingest(service: QAService, filename: str, content: bytes, metadata: ArticleMetadata | None) -> IngestResult:
+    if Path(filename).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise ClientException(f"unsupported file type {filename!r}: use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    with tempfile.TemporaryDirectory(prefix="qa-upload-") as folder:
+        path = Path(folder) / filename
+        path.write_bytes(content)
+        if metadata is not None:
+            path.with_name(path.name + ".meta.json").write_text(json.dumps(msgspec.to_builtins(metadata)))
+        with _WRITE_LOCK:
+            report = service.ingest([path], sources={path: f"upload:{filename}"})
+    if report.skipped:
+        reason = report.skipped[0][1].replace(str(path), filename)
+        raise ClientException(f"the article was not ingested: {reason}", status_code=HTTP_422_UNPROCESSABLE_ENTITY)
+    status, doc_id = next((s, ids[0]) for s, ids in (("added", report.added), ("replaced", report.replaced),
+                                                      ("unchanged", report.unchanged)) if ids)
+    passages = sum(1 for p in service.corpus.passages if p.doc_id == doc_id)
+    return IngestResult(id=doc_id, status=status, passages=passages)
+
+
+_WRITES = {"opt": {WRITE: True}, "security": [{"apiKey": []}]}  # the scheme is declared in the app's OpenAPI
+
+
+class DocumentWriteController(DocumentController):
+    @post(status_code=HTTP_200_OK, sync_to_thread=True, summary="Add or replace an article (JSON)", **_WRITES)
+    def upload_json(self, data: DocumentUpload, service: QAService) -> IngestResult:
+        return _ingest(service, data.filename, data.content.encode("utf-8"), data.metadata)
+
+    @delete("/{doc_id:str}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Remove a document",
+            **_WRITES)
+    def remove(self, doc_id: DocIdParam, service: QAService) -> None:
+        with _WRITE_LOCK:
+            if not service.delete(doc_id):
+                raise NotFoundException(f"no document with id {doc_id!r}")
+
+
+@post("/uploads", status_code=HTTP_200_OK, sync_to_thread=True, summary="Add or replace an article (file upload)",
+      tags=["documents"], **_WRITES)
+def upload_file(data: Annotated[MultipartUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+                service: QAService) -> IngestResult:
+    try:
+        filename = msgspec.convert(data.file.filename, FileName)
+    except msgspec.ValidationError as exc:
+        raise ClientException(f"invalid file name {data.file.filename!r}: {exc}") from exc
+    return _ingest(service, filename, data.file.file.read(), None)

@@ -1,0 +1,61 @@
+"""Views of a corpus that citation lookups need: a document by its content hash, a
+document's passages and sentences in text order, and the lexical index's vocabulary.
+
+Built once per corpus (the corpus is immutable and replaced as a whole on reload), so a
+lookup never scans all passages."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+from index.documents import Document, Span
+from qa.corpus import Corpus
+
+HASH_PREFIX = 16  # hex characters of the content hash that name a document version
+
+
+class DocumentIndex:
+    def __init__(self, corpus: Corpus) -> None:
+        self.by_hash: dict[str, str] = {}
+        for doc_id in sorted(corpus.documents):  # identical texts: the smallest id answers, always the same one
+            self.by_hash.setdefault(corpus.documents[doc_id].content_hash[:HASH_PREFIX], doc_id)
+        rows: dict[str, list[int]] = {}
+        for row, passage in enumerate(corpus.passages):
+            rows.setdefault(passage.doc_id, []).append(row)
+        for doc_rows in rows.values():
+            doc_rows.sort(key=lambda r: corpus.passages[r].start)
+        self.passage_rows = rows
+        self.position = [0] * len(corpus.passages)  # index of each passage row within its document's rows
+        for doc_rows in rows.values():
+            for n, row in enumerate(doc_rows):
+                self.position[row] = n
+        self.vocabulary = corpus.lexical.vocabulary()
+        self.known_terms = frozenset(self.vocabulary)
+        self._corpus = weakref.ref(corpus)
+
+    def document_by_hash(self, prefix: str) -> Document | None:
+        corpus = self._corpus()
+        doc_id = self.by_hash.get(prefix)
+        return corpus.documents[doc_id] if corpus is not None and doc_id is not None else None
+
+    def sentences(self, doc_id: str) -> list[Span]:
+        """The document's sentence spans in text order (as ingestion split them)."""
+        corpus = self._corpus()
+        if corpus is None:
+            return []
+        return [s for row in self.passage_rows.get(doc_id, []) for s in corpus.passages[row].sentences]
+
+
+_lock = threading.Lock()
+_cached: tuple[weakref.ref, DocumentIndex] | None = None
+
+
+def document_index(corpus: Corpus) -> DocumentIndex:
+    """The index of this corpus, built on first use. Only the latest corpus is kept: the
+    service serves one at a time, and an old one must not stay alive through the cache."""
+    global _cached
+    with _lock:
+        if _cached is None or _cached[0]() is not corpus:
+            _cached = (weakref.ref(corpus), DocumentIndex(corpus))
+        return _cached[1]

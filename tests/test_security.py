@@ -1,0 +1,227 @@
+"""API keys, rate limits, body size limits, request ids and path traversal, through
+Litestar's test client. Writes go to a store of their own; reads use the seeded service."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from litestar.testing import TestClient
+
+from index.store import Store
+from qa.api.app import create_app
+from qa.api.request_ids import RequestIdFilter
+from qa.service import QAService
+from tests.conftest import SEEDS, make_settings
+
+KEY = "k3y-for-tests-only-0123456789"
+ARTICLE = (SEEDS / "002_06d97b826597458d.txt").read_text()
+
+
+def app_client(service: QAService, **changes) -> TestClient:
+    settings = service.settings.replace(rate_limit_per_minute=0, **changes)
+    return TestClient(create_app(settings, service))
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory, embedder) -> QAService:
+    settings = make_settings(tmp_path_factory.mktemp("writable"))
+    return QAService(settings, Store.open(settings), embedder)
+
+
+@pytest.fixture(scope="module")
+def writer(writable):
+    with app_client(writable, api_key=KEY) as client:
+        yield client
+
+
+# ---- API key ------------------------------------------------------------------------
+def test_writes_are_refused_when_no_key_is_configured(writable):
+    with app_client(writable, api_key="") as client:
+        for response in (client.post("/documents", json={"filename": "a.txt", "content": ARTICLE}),
+                         client.post("/documents", json={"filename": "a.txt", "content": ARTICLE},
+                                     headers={"X-API-Key": "anything"}),
+                         client.delete("/documents/a", headers={"X-API-Key": ""})):
+            assert response.status_code == 403
+            assert "no API key configured" in response.json()["detail"]
+    assert "a" not in writable.corpus.documents
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"X-API-Key": KEY + "x"}, {"X-API-Key": KEY[:-1]},
+                                     {"Authorization": f"Basic {KEY}"}, {"Authorization": "Bearer "}])
+def test_writes_without_the_right_key_get_401(writer, writable, headers):
+    response = writer.post("/documents", json={"filename": "a.txt", "content": ARTICLE}, headers=headers)
+    assert response.status_code == 401, response.text
+    assert "API key" in response.json()["detail"] and response.headers["www-authenticate"].startswith("Bearer")
+    assert writer.delete("/documents/a", headers=headers).status_code == 401
+    assert "a" not in writable.corpus.documents
+
+
+def test_upload_ask_reupload_and_delete_with_the_key(writer, writable):
+    key = {"X-API-Key": KEY}
+    added = writer.post("/documents", json={"filename": "moon story.txt", "content": ARTICLE,
+                                            "metadata": {"author": "A. Writer"}}, headers=key)
+    assert added.status_code == 200, added.text
+    body = added.json()
+    assert body["id"] == "moon-story" and body["status"] == "added" and body["passages"] > 0
+    detail = writer.get("/documents/moon-story").json()
+    assert detail["source"] == "upload:moon story.txt" and detail["metadata"]["author"] == "A. Writer"
+    assert detail["passages"] == body["passages"]
+
+    again = writer.post("/documents", json={"filename": "moon story.txt", "content": ARTICLE,
+                                            "metadata": {"author": "A. Writer"}},
+                        headers={"Authorization": f"Bearer {KEY}"})
+    assert again.json()["status"] == "unchanged"
+    assert writable.store.counts()["passages"] == body["passages"]  # re-sending adds no duplicates
+
+    assert writer.delete("/documents/moon-story", headers=key).status_code == 204
+    assert writer.get("/documents/moon-story").status_code == 404
+    assert writer.delete("/documents/moon-story", headers=key).status_code == 404
+    assert writable.store.counts() == {"documents": 0, "passages": 0, "sentences": 0}
+
+
+def test_multipart_upload_and_unusable_files(writer):
+    key = {"X-API-Key": KEY}
+    response = writer.post("/uploads", files={"file": ("note.md", b"# A Short Note\n\n" + ARTICLE.encode(),
+                                                                "text/markdown")}, headers=key)
+    assert response.status_code == 200 and response.json()["id"] == "note"
+    binary = writer.post("/uploads", files={"file": ("pic.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "text/plain")},
+                         headers=key)
+    assert binary.status_code == 422 and "binary file" in binary.json()["detail"]
+    assert "/tmp" not in binary.json()["detail"]  # the server's temporary path is not leaked
+    empty = writer.post("/documents", json={"filename": "e.md", "content": "Share.\n\nExit mobile version\n"},
+                        headers=key)
+    assert empty.status_code == 422 and "no text left" in empty.json()["detail"]
+    unsupported = writer.post("/documents", json={"filename": "x.pdf", "content": "%PDF"}, headers=key)
+    assert unsupported.status_code == 400 and "unsupported file type" in unsupported.json()["detail"]
+    assert writer.delete("/documents/note", headers=key).status_code == 204
+
+
+@pytest.mark.parametrize("payload", [
+    {}, {"filename": "a.txt"}, {"content": "x"}, {"filename": "", "content": "x"}, {"filename": "a.txt", "content": ""},
+    {"filename": "a.txt", "content": 5}, {"filename": "a.txt", "content": "x", "extra": 1},
+    {"filename": "a.txt", "content": "x", "metadata": {"colour": "red"}},
+])
+def test_malformed_uploads_get_400(writer, payload):
+    response = writer.post("/documents", json=payload, headers={"X-API-Key": KEY})
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]
+
+
+def test_reads_can_require_the_key(service):
+    with app_client(service, api_key=KEY, read_requires_key=True) as client:
+        question = {"question": "How much did China-Russia trade reach in 2023?"}
+        assert client.post("/ask", json=question).status_code == 401
+        assert client.get("/search", params={"q": "Crimea"}, headers={"X-API-Key": "nope"}).status_code == 401
+        assert client.get("/documents").status_code == 401
+        assert client.post("/ask", json=question, headers={"X-API-Key": KEY}).json()["answered"] is True
+        for public in ("/health", "/ready", "/metrics", "/schema/openapi.json", "/", "/widget.js"):
+            assert client.get(public).status_code == 200, public
+    with app_client(service, api_key="", read_requires_key=True) as client:
+        assert client.get("/documents").status_code == 403  # keyed reads without a key configured: closed, not open
+    with app_client(service, api_key=KEY) as client:
+        assert client.get("/documents").status_code == 200  # reads are open by default
+
+
+# ---- limits ---------------------------------------------------------------------------
+def test_rate_limit_gives_429_with_retry_after(service):
+    with TestClient(create_app(service.settings.replace(rate_limit_per_minute=3), service)) as client:
+        statuses = [client.get("/search", params={"q": "Crimea", "k": 1}).status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        limited = client.get("/search", params={"q": "Crimea", "k": 1})
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        assert "too many requests" in limited.json()["detail"]
+        assert limited.headers["x-request-id"]
+        assert client.post("/ask", json={"question": "Who met?"}).status_code == 429  # per client, not per route
+        assert all(client.get("/health").status_code == 200 for _ in range(5))  # probes are never throttled
+        assert 'status_code="429"' in client.get("/metrics").text
+
+
+def test_request_bodies_over_the_limits_get_413(writer):
+    too_big = {"question": "x" * 70_000}
+    assert writer.post("/ask", json=too_big).status_code == 413
+    big_article = {"filename": "big.pdf", "content": "word " * 20_000}  # 100 kB: over the /ask limit only
+    response = writer.post("/documents", json=big_article, headers={"X-API-Key": KEY})
+    assert response.status_code == 400 and "unsupported file type" in response.json()["detail"]
+    huge_article = {"filename": "huge.txt", "content": "word " * 500_000}  # 2.5 MB
+    assert writer.post("/documents", json=huge_article, headers={"X-API-Key": KEY}).status_code == 413
+
+
+def test_question_length_and_top_k_bounds(client):
+    assert client.post("/ask", json={"question": "x" * 1001}).status_code == 400
+    assert client.post("/ask", json={"question": "Who?", "top_k": 51}).status_code == 400
+    assert client.get("/search", params={"q": "x", "k": 51}).status_code == 400
+
+
+# ---- request ids ----------------------------------------------------------------------
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.addFilter(RequestIdFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_request_ids_are_returned_and_logged(client):
+    records = _Records()
+    logging.getLogger("qa.access").addHandler(records)
+    try:
+        chosen = client.get("/health", headers={"X-Request-ID": "trace-42.a_b:c"})
+        fresh = client.post("/ask", json={"question": "Who met in Moscow?"})
+        forged = client.get("/health", headers={"X-Request-ID": "x" * 129})
+        unknown = client.get("/no/such/route")
+    finally:
+        logging.getLogger("qa.access").removeHandler(records)
+    assert chosen.headers["x-request-id"] == "trace-42.a_b:c"
+    assert len(fresh.headers["x-request-id"]) == 32
+    assert forged.headers["x-request-id"] != "x" * 129
+    assert unknown.status_code == 404 and unknown.headers["x-request-id"]
+    logged = {r.request_id: r.getMessage() for r in records.records}
+    assert logged["trace-42.a_b:c"].startswith("GET /health 200")
+    assert logged[fresh.headers["x-request-id"]].startswith("POST /ask 200")
+
+
+def test_metrics_count_requests_latency_and_outcomes(client):
+    client.post("/ask", json={"question": "How much did China-Russia trade reach in 2023?"})
+    client.post("/ask", json={"question": "How many people have been killed in Russia's Kharkiv offensive?"})
+    text = client.get("/metrics").text
+    assert 'qa_http_requests_total{app_name="qa",method="POST",path="/ask",status_code="200"}' in text
+    assert "qa_http_request_duration_seconds_bucket" in text
+    counts = {line.split('"')[1]: float(line.split()[-1]) for line in text.splitlines()
+              if line.startswith("qa_answers_total{")}
+    assert counts["answered"] >= 1 and counts["abstained"] >= 1
+
+
+# ---- path traversal -------------------------------------------------------------------
+TRAVERSALS = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "....//....//etc/passwd",
+              "..\\..\\pyproject.toml", "%252e%252e%252fpyproject.toml", "/etc/passwd", "%00", "a%00.txt"]
+
+
+@pytest.mark.parametrize("doc_id", TRAVERSALS)
+def test_document_ids_cannot_escape(writer, doc_id):
+    for response in (writer.get(f"/documents/{doc_id}"),
+                     writer.delete(f"/documents/{doc_id}", headers={"X-API-Key": KEY})):
+        assert response.status_code in (400, 404), (doc_id, response.status_code)
+        assert "root:" not in response.text and "[project]" not in response.text
+
+
+@pytest.mark.parametrize("filename", ["../evil.txt", "../../etc/cron.d/x.txt", "/etc/evil.txt", ".hidden.txt",
+                                      "a/b.txt", "a\\b.txt", "a\x00.txt", "..", "x" * 201 + ".txt"])
+def test_upload_file_names_cannot_escape(writer, filename):
+    key = {"X-API-Key": KEY}
+    assert writer.post("/documents", json={"filename": filename, "content": ARTICLE}, headers=key).status_code == 400
+    multipart = writer.post("/uploads", files={"file": (filename, ARTICLE.encode(), "text/plain")}, headers=key)
+    assert multipart.status_code == 400, (filename, multipart.text)
+
+
+@pytest.mark.parametrize("path", ["/widget.js/../../pyproject.toml", "/widget.js/..%2F..%2Fpyproject.toml",
+                                  "/%2e%2e/%2e%2e/pyproject.toml", "/static/../../pyproject.toml",
+                                  "/..%2f..%2fetc%2fpasswd", "/widget.js%00.html", "/qa/static/widget.js",
+                                  "/schema/../../../etc/passwd", "/schema/%2e%2e%2f%2e%2e%2fetc%2fpasswd"])
+def test_static_paths_cannot_escape(client, path):
+    response = client.get(path)
+    assert response.status_code in (400, 404), (path, response.status_code)
+    assert "root:" not in response.text and "[project]" not in response.text

@@ -1,0 +1,292 @@
+"""The chat widget end to end, in headless Chromium against the real server (`qa serve`):
+the demo page streams a cited answer and shows a citation's quote, a page on another
+origin embeds the script (CORS), the keyboard and a phone-width screen work, and article
+text that looks like HTML stays inert text."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium "
+                                "(apt-get install chromium; .ci/run installs it)")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = ROOT / "benchmarks" / "results"
+WAIT_MS = 60_000  # the longest any single UI step may take on a loaded 2-core CI machine
+TRADE = "How much did China-Russia trade reach in 2023?"
+PAYLOAD = "<img src=x onerror=alert(1)>"
+HOSTILE_ARTICLE = f"""Harbour festival {PAYLOAD} draws a record crowd
+
+The Zanzibar harbour festival drew 48,000 visitors in 2021, {PAYLOAD} according to the organisers.
+
+The fireworks display lasted forty minutes <script>alert("script")</script> and was paid for by the port authority.
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path, deadline_s: float = 300) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{url} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not come up:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class Servers:
+    def __init__(self, api: str, embed_page: str, refused_page: str) -> None:
+        self.api = api  # the service, also serving the demo page
+        self.embed_page = embed_page  # another origin, allowed by QA_CORS_ALLOW_ORIGINS
+        self.refused_page = refused_page  # the same page under an origin that is not allowed
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory) -> Iterator[Servers]:
+    tmp = tmp_path_factory.mktemp("widget")
+    api_port, page_port = _free_port(), _free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    env = {**os.environ, "QA_DATA_DIR": str(tmp / "data"), "QA_MODEL_CACHE_DIR": str(ROOT / "data" / "models"),
+           "QA_SEEDS_DIR": str(SEEDS), "QA_CORS_ALLOW_ORIGINS": f"http://127.0.0.1:{page_port}",
+           "QA_RATE_LIMIT_PER_MINUTE": "0"}
+    qa = [sys.executable, "-m", "qa.cli"]
+    articles = tmp / "hostile"
+    articles.mkdir()
+    (articles / "harbour.txt").write_text(HOSTILE_ARTICLE)
+    subprocess.run([*qa, "ingest", "--quiet", str(articles)], env=env, cwd=ROOT, check=True, capture_output=True)
+
+    site = tmp / "site"
+    site.mkdir()
+    (site / "embed.html").write_text(f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>A partner site</title></head><body><h1>A partner newsroom</h1>
+<script src="{api}/widget.js" data-endpoint="{api}" data-title="Ask our archive" defer></script></body></html>""")
+
+    api_log, page_log = tmp / "api.log", tmp / "page.log"
+    with api_log.open("w") as api_out, page_log.open("w") as page_out:
+        server = subprocess.Popen([*qa, "serve", "--ingest-seeds", "--host", "127.0.0.1", "--port", str(api_port)],
+                                  env=env, cwd=ROOT, stdout=api_out, stderr=subprocess.STDOUT)
+        pages = subprocess.Popen([sys.executable, "-m", "http.server", str(page_port), "--bind", "127.0.0.1",
+                                  "--directory", str(site)], stdout=page_out, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_up(f"{api}/ready", server, api_log)
+            _wait_until_up(f"http://127.0.0.1:{page_port}/embed.html", pages, page_log)
+            # "localhost" is a different origin from "127.0.0.1" for the browser: not in the allowed list.
+            yield Servers(api, f"http://127.0.0.1:{page_port}/embed.html", f"http://localhost:{page_port}/embed.html")
+        finally:
+            _stop(pages)
+            _stop(server)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    # Reduced motion turns the widget's animations off, so screenshots show the final state.
+    context = browser.new_context(viewport={"width": 1280, "height": 820}, reduced_motion="reduce")
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+
+
+def _ask(page, question: str) -> None:
+    box = page.get_by_label("Your question")
+    box.fill(question)
+    box.press("Enter")
+
+
+def _answers(page):
+    """The finished answers (their meta line appears with the `done` event)."""
+    return page.locator("news-qa-chat .msg.bot:not([aria-busy])")
+
+
+def test_demo_page_streams_a_cited_answer_and_shows_the_quote(page, servers):
+    from playwright.sync_api import expect
+
+    page.goto(servers.api + "/")
+    expect(page).to_have_title("News QA · Ask the archive")
+    launcher = page.get_by_role("button", name="Open chat")
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    launcher.click()
+    expect(page.get_by_role("dialog", name="Ask the news")).to_be_visible()
+    expect(page.get_by_label("Your question")).to_be_focused()
+
+    _ask(page, TRADE)
+    answer = _answers(page).last
+    expect(answer.locator(".sentence").first).to_contain_text("$240.1 billion")
+    expect(answer.locator(".sentence mark").first).to_have_text("$240.1 billion")  # the short answer span
+    marker = answer.get_by_role("button", name="Show source 1")
+    expect(marker).to_be_enabled()
+    expect(answer.get_by_role("list", name="Sources").get_by_role("listitem").first).to_be_visible()
+    expect(answer.locator(".meta")).to_contain_text("Confidence")
+    page.screenshot(path=str(SCREENSHOTS / "widget.png"))
+
+    citation = httpx.post(servers.api + "/ask", json={"question": TRADE}).json()["citations"][0]
+    marker.click()
+    source = page.get_by_role("region", name="Source of the answer")
+    expect(source).to_be_visible()
+    expect(source.get_by_role("heading", level=3)).to_have_text(citation["title"])
+    expect(source.locator("mark.quote")).to_have_text(citation["quote"])
+    expect(source.locator("mark.answer")).to_have_text("$240.1 billion")
+    detail = httpx.get(f"{servers.api}/citations/{citation['id']}")
+    if detail.status_code == 200:  # the citation lookup gives the quote's paragraph as context
+        expect(source.locator(".context")).to_contain_text(detail.json()["paragraph"]["text"])
+        expect(source.get_by_role("link", name="Open the full article")).to_have_attribute(
+            "href", servers.api + detail.json()["document_url"])
+    page.screenshot(path=str(SCREENSHOTS / "widget-source.png"))
+
+    page.keyboard.press("Escape")  # back from the source to the conversation
+    expect(source).to_be_hidden()
+    expect(marker).to_be_focused()
+
+
+def test_follow_up_and_no_answer_in_the_browser(page, servers):
+    from playwright.sync_api import expect
+
+    page.goto(servers.api + "/")
+    page.get_by_role("button", name="Open chat").click()
+    _ask(page, TRADE)
+    expect(_answers(page)).to_have_count(1)
+    _ask(page, "how much was it in 2022?")
+    expect(_answers(page)).to_have_count(2)
+    follow_up = _answers(page).last
+    expect(follow_up.locator(".understood")).to_contain_text("how much was it in 2022? (")
+    expect(follow_up).to_contain_text("$190 billion in 2022")  # quoted, or offered as a related passage
+
+    _ask(page, "How many people have been killed in Russia's Kharkiv offensive?")
+    expect(_answers(page)).to_have_count(3)
+    refusal = _answers(page).last
+    expect(refusal).to_contain_text("No answer found in the articles")
+    expect(refusal.locator(".sentence")).to_have_count(0)
+    expect(refusal.locator(".cite")).to_have_count(0)
+    expect(refusal.locator(".related")).to_contain_text("not an answer")
+    expect(refusal.locator(".related li").first).to_be_visible()
+
+    page.get_by_role("button", name="Start a new conversation").click()
+    expect(_answers(page)).to_have_count(0)
+
+
+def test_keyboard_only_use(page, servers):
+    from playwright.sync_api import expect
+
+    page.goto(servers.api + "/")
+    launcher = page.get_by_role("button", name="Open chat")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog", name="Ask the news")).to_be_visible()
+    expect(page.get_by_label("Your question")).to_be_focused()
+    page.keyboard.type(TRADE)
+    page.keyboard.press("Enter")
+    expect(_answers(page)).to_have_count(1)
+    page.keyboard.press("Escape")  # closes the panel and gives the focus back to the launcher
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_phone_width_panel_fills_the_screen(browser, servers):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 375, "height": 700}, reduced_motion="reduce", has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(servers.api + "/")
+        page.get_by_role("button", name="Open chat").tap()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        box = dialog.bounding_box()
+        assert box == {"x": 0, "y": 0, "width": 375, "height": 700}
+        _ask(page, TRADE)
+        expect(_answers(page).locator(".sentence").first).to_contain_text("$240.1 billion")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing sticks out sideways
+        page.screenshot(path=str(SCREENSHOTS / "widget-phone.png"))
+    finally:
+        context.close()
+
+
+def test_a_page_on_another_allowed_origin_embeds_the_widget(page, servers):
+    from playwright.sync_api import expect
+
+    page.goto(servers.embed_page)
+    page.get_by_role("button", name="Open chat: Ask our archive").click()
+    _ask(page, TRADE)  # a JSON POST: the browser sends a CORS preflight first
+    answer = _answers(page).last
+    expect(answer.locator(".sentence").first).to_contain_text("$240.1 billion")
+    answer.get_by_role("button", name="Show source 1").click()
+    expect(page.locator("news-qa-chat mark.quote")).to_contain_text("$240.1 billion")
+
+
+def test_an_origin_that_is_not_allowed_is_refused_by_the_browser(page, servers):
+    from playwright.sync_api import expect
+
+    page.goto(servers.refused_page)
+    page.get_by_role("button", name="Open chat: Ask our archive").click()
+    _ask(page, TRADE)
+    expect(page.locator("news-qa-chat .msg.bot.error")).to_be_visible()
+    expect(page.locator("news-qa-chat .sentence")).to_have_count(0)
+
+
+def test_article_text_that_looks_like_html_stays_inert(page, servers):
+    from playwright.sync_api import expect
+
+    page.goto(servers.api + "/")
+    expect(page.locator("#articles")).to_contain_text(f"Harbour festival {PAYLOAD}")  # the demo page's list
+    page.get_by_role("button", name="Open chat").click()
+    _ask(page, "How many visitors did the Zanzibar harbour festival draw in 2021?")
+    answer = _answers(page).last
+    expect(answer.locator(".sentence").first).to_contain_text(PAYLOAD)
+    answer.get_by_role("button", name="Show source 1").click()
+    expect(page.locator("news-qa-chat mark.quote")).to_contain_text(PAYLOAD)
+    _ask(page, "How long did the fireworks display last?")
+    expect(_answers(page)).to_have_count(2)
+    expect(page.locator("news-qa-chat .msg.bot").last).to_contain_text("<script>")
+    counts = page.evaluate("""() => {
+        const shadow = document.querySelector("news-qa-chat").shadowRoot;
+        return {img: document.querySelectorAll("img").length + shadow.querySelectorAll("img").length,
+                script: shadow.querySelectorAll("script").length};
+    }""")
+    assert counts == {"img": 0, "script": 0}
+    assert page.dialogs == []
