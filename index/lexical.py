@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-_WORD = re.compile(r"\w\w+|\d")
+WORD = re.compile(r"\w\w+|\d")
 
 
 @lru_cache(maxsize=1)
@@ -36,7 +36,7 @@ def _stemmer():
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     return frozenset(STOPWORDS_EN_PLUS)
@@ -44,8 +44,11 @@ def _stopwords() -> frozenset[str]:
 
 def terms(text: str) -> list[str]:
     """Stemmed content words of a text, in order (duplicates kept)."""
-    stop = _stopwords()
-    words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+    stop = stopwords()
+    return stem_words([w for w in WORD.findall(text.lower()) if w not in stop])
+
+
+def stem_words(words: list[str]) -> list[str]:
     return _stemmer().stemWords(words)
 
 

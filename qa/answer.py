@@ -94,7 +94,7 @@ class Composer:
                 window = corpus.sentence_terms[row].union(
                     *(corpus.sentence_terms[r] for r in passage_rows[max(i - 1, 0) : i + 2]))
                 text = corpus.sentence_text(int(row))
-                found = asked and answer_span(question.text, question.kind, text) is not None
+                found = asked and answer_span(question.text, question.kind, text, question.terms) is not None
                 features[k, 1:] = (question.coverage(corpus.sentence_terms[row]), question.coverage(window),
                                    passage_cover, float(found), float(asked and not found), 1.0 / (1 + h),
                                    math.log1p(len(corpus.sentence_terms[row])),
@@ -167,7 +167,7 @@ class Composer:
         sentence = self.corpus.sentences[row]
         document = self.corpus.documents[sentence.doc_id]
         quote = document.text[sentence.start : sentence.end]
-        span = answer_span(question.text, question.kind, quote) if with_span else None
+        span = answer_span(question.text, question.kind, quote, question.terms) if with_span else None
         return Citation(
             n=n, id=citation_id(document.content_hash, sentence.start, sentence.end), doc_id=sentence.doc_id,
             title=document.title, passage_id=sentence.passage_id,

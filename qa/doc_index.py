@@ -30,8 +30,11 @@ class DocumentIndex:
         for doc_rows in rows.values():
             for n, row in enumerate(doc_rows):
                 self.position[row] = n
-        self.vocabulary = corpus.lexical.vocabulary()
-        self.known_terms = frozenset(self.vocabulary)
+        vocabulary = corpus.lexical.vocabulary()
+        self.known_terms = frozenset(vocabulary)
+        self.terms_by_length: dict[int, list[str]] = {}  # a word n edits away is at most n letters longer or shorter
+        for term in vocabulary:
+            self.terms_by_length.setdefault(len(term), []).append(term)
         self._corpus = weakref.ref(corpus)
 
     def document_by_hash(self, prefix: str) -> Document | None:

@@ -10,7 +10,9 @@ passage boundary are found too, is searched in three tiers:
   (fast, and it rules most windows out), and an exact edit-distance alignment on the
   best few finds the span, so that typos and missing words still land on the right words.
 Matches are ordered exact, normalized, then fuzzy by similarity. Later tiers only run
-while the earlier ones have found fewer matches than asked for."""
+while the earlier ones have found fewer matches than asked for. When nothing is found and
+some of the quote's words are not in the index, they are taken for typos and the search
+runs once more with the indexed words closest to them."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from qa.schemas import LookupResponse, QuoteMatch
 from qa.textnorm import Normalised, normalise
 
 CANDIDATES = 20  # passages checked per quote: enough for a phrase repeated across many articles
-RESPELT_TERMS = 6  # unknown words per quote matched against the vocabulary (each costs one scan of it)
+RESPELT_TERMS = 4  # unknown words per quote matched against the vocabulary (each costs a scan of part of it)
 BOUNDARY_SLACK = 2  # characters a fuzzy match's ends may move to settle ties
 KIND_ORDER = {"exact": 0, "normalized": 1, "fuzzy": 2}
 
@@ -64,22 +66,23 @@ class _Near(NamedTuple):
     end: int
 
 
-def query_terms(quote: str, index: DocumentIndex) -> list[str]:
-    """The quote's distinct terms. A term the index lacks (usually a typo) also brings the
-    indexed terms one edit away (two for longer words; a swap of letters is one edit), so
-    that a misspelt rare word still finds its passage."""
-    query = list(dict.fromkeys(terms(quote)))
+def respelt(query: list[str], index: DocumentIndex) -> list[str]:
+    """For query terms the index lacks (usually typos), the indexed terms one edit away (two
+    for longer words; swapping two letters is one edit), so that a misspelt rare word still
+    finds its passage."""
     unknown = sorted((t for t in query if t not in index.known_terms and len(t) >= 4), key=len, reverse=True)
+    out: list[str] = []
     for term in unknown[:RESPELT_TERMS]:
-        close = process.extract(term, index.vocabulary, scorer=OSA.distance, score_cutoff=1 if len(term) < 7 else 2,
-                                limit=3)
-        query.extend(match for match, _, _ in close)
-    return query
+        edits = 1 if len(term) < 7 else 2
+        close = [found for length in range(len(term) - edits, len(term) + edits + 1)
+                 for found in process.extract(term, index.terms_by_length.get(length, []), scorer=OSA.distance,
+                                              score_cutoff=edits, limit=3)]
+        out.extend(match for match, _, _ in sorted(close, key=lambda found: found[1])[:3])
+    return out
 
 
-def candidate_passages(corpus: Corpus, quote: str, n: int = CANDIDATES) -> list[int]:
-    """Passage rows with the best BM25 scores for the quote's words, best first."""
-    query = query_terms(quote, document_index(corpus))
+def candidate_passages(corpus: Corpus, query: list[str], n: int = CANDIDATES) -> list[int]:
+    """Passage rows with the best BM25 scores for the query terms, best first."""
     if not query or not len(corpus.lexical.passage_ids):
         return []
     scores = corpus.lexical.scores(query)
@@ -231,22 +234,35 @@ def _close_matches(windows: list[_Window], quote: str, wanted: int, min_similari
     return found
 
 
-def lookup(corpus: Corpus, quote: str, limit: int = 5, min_similarity: float = 0.8) -> LookupResponse:
-    started = time.perf_counter()
-    quote = quote.strip()
-    normal_quote = normalise(quote).text.strip()
-    rows = candidate_passages(corpus, quote) if normal_quote else []
+def _search(corpus: Corpus, rows: list[int], quote: str, normal_quote: str, limit: int,
+            min_similarity: float) -> list[_Found]:
     windows = _windows(corpus, rows, len(quote))
     verbatim = [_verbatim(window, quote) for window in windows]
     found = [f for hits in verbatim for f in hits]
     if len(found) < limit:  # close matches rank after verbatim ones: only needed when those are too few
         rest = [window for window, hits in zip(windows, verbatim) if not hits]
         found += _close_matches(rest, normal_quote, limit - len(found), min_similarity)
+    return sorted(found, key=_Found.key)[:limit]
+
+
+def lookup(corpus: Corpus, quote: str, limit: int = 5, min_similarity: float = 0.8) -> LookupResponse:
+    started = time.perf_counter()
+    quote = quote.strip()
+    normal_quote = normalise(quote).text.strip()
+    query = list(dict.fromkeys(terms(quote))) if normal_quote else []
+    rows = candidate_passages(corpus, query)
+    found = _search(corpus, rows, quote, normal_quote, limit, min_similarity)
+    # Nothing found and some words unknown to the index: they may be misspelt. Searching
+    # again with their indexed look-alikes costs a vocabulary scan, so only now.
+    if not found and (alike := respelt(query, document_index(corpus))):
+        seen = set(rows)
+        more = [row for row in candidate_passages(corpus, query + alike) if row not in seen]
+        found = _search(corpus, more, quote, normal_quote, limit, min_similarity)
+        rows += more
     matches = [QuoteMatch(kind=f.kind, similarity=f.similarity,
-                          citation=detail_in_corpus(corpus, f.document, f.start, f.end))
-               for f in sorted(found, key=_Found.key)[:limit]]
+                          citation=detail_in_corpus(corpus, f.document, f.start, f.end)) for f in found]
     message = None if matches else (
-        "the quote has no searchable words" if not rows and not terms(quote) else
+        "the quote has no searchable words" if not query else
         f"not found: no article contains this quote or a passage at least {min_similarity:.0%} similar to it")
     return LookupResponse(quote=quote, found=bool(matches), matches=matches, candidates=len(rows),
                           took_ms=round((time.perf_counter() - started) * 1000, 2), message=message)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import re
 
-from index.lexical import terms
+from index.lexical import WORD as _WORD, stem_words, stopwords, terms
 
 
 class AnswerType(enum.Enum):
@@ -47,27 +47,33 @@ def answer_type(question: str) -> AnswerType:
     return AnswerType.OTHER
 
 
-def answer_span(question: str, kind: AnswerType, sentence: str) -> tuple[int, int] | None:
+def _stems(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, stem) of every content word of a text, stemmed in one batch."""
+    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    words = [w for w in words if w[2] not in stopwords()]
+    return [(a, b, stem) for (a, b, _), stem in zip(words, stem_words([w for _, _, w in words]))]
+
+
+def answer_span(question: str, kind: AnswerType, sentence: str,
+                asked: frozenset[str] | None = None) -> tuple[int, int] | None:
     """Offsets (within the sentence) of the best candidate of the asked type that the
     question does not already contain; the nearest to the question's words wins."""
     pattern = _CANDIDATES.get(kind)
     if pattern is None:
         return None
-    asked = set(terms(question))
-    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if set(terms(m.group())) & asked]
+    asked = asked if asked is not None else frozenset(terms(question))
+    stems = _stems(sentence)
+    anchors = [a for a, _, stem in stems if stem in asked]
     best: tuple[float, int, int] | None = None
     for match in pattern.finditer(sentence):
         text = match.group().strip()
-        words = set(terms(text))
+        end = match.start() + len(text)
+        words = {stem for a, b, stem in stems if a >= match.start() and b <= end}
         if not text or (words and words <= asked):
             continue
         if kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ENTITY) and match.start() == 0 and " " not in text:
             continue  # a capitalised first word is usually just the sentence start
         distance = min((abs(match.start() - a) for a in anchors), default=len(sentence))
         if best is None or distance < best[0]:
-            best = (distance, match.start(), match.start() + len(text))
+            best = (distance, match.start(), end)
     return None if best is None else (best[1], best[2])
-
-
-def has_candidate(question: str, kind: AnswerType, sentence: str) -> bool:
-    return answer_span(question, kind, sentence) is not None

@@ -37,7 +37,7 @@ class Retriever:
 
     def dense_scores(self, vector: np.ndarray, doc_ids: list[str] | None) -> dict[int, float]:
         """Best sentence cosine per passage row, for passages holding a nearest sentence."""
-        ids, similarities = self.store.query_sentences(vector, DENSE_SENTENCES, doc_ids)
+        ids, similarities = self.store.query_sentences(vector, min(DENSE_SENTENCES, len(self.corpus.sentences)), doc_ids)
         best: dict[int, float] = {}
         for sentence_id, similarity in zip(ids, similarities):
             row = self.corpus.sentence_row.get(sentence_id)
