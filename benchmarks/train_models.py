@@ -1,9 +1,9 @@
-"""Train the sentence ranker and the answer-confidence model from public data.
+"""Train the passage ranker, the sentence ranker and the answer-confidence model from public data.
 
 Data: SQuAD 2.0 dev (../shared/eval/squad2-dev), asked through the real retrieval and
 feature code. Honest numbers: every figure printed is out-of-fold, from a GroupKFold over
 articles (no article is both trained and scored on). The final models are then fit on all
-questions and written to qa/models/{sentence,confidence}.json.
+questions and written to qa/models/{ranker,sentence,confidence}.json.
 
     .venv/bin/python benchmarks/train_models.py [--limit N] [--dataset DIR]
 """
@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 from config import load_settings  # noqa: E402
 from qa.answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES, Composer  # noqa: E402
 from qa.confidence import LinearModel  # noqa: E402
-from qa.evaluation import load_dataset, open_dataset_service, roc_auc  # noqa: E402
-from qa.retrieval import Retriever  # noqa: E402
+from qa.evaluation import is_gold, load_dataset, open_dataset_service, roc_auc  # noqa: E402
+from qa.question import analyse  # noqa: E402
+from qa.retrieval import RANK_FEATURES, Retriever  # noqa: E402
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: list[str], note: str, c: float = 1.0) -> LinearModel:
@@ -79,8 +80,31 @@ def main() -> int:
     service = open_dataset_service(dataset, settings)
     corpus = service.corpus
     composer = Composer(corpus, service.sentence_model, service.confidence_model, 0.0, settings.answer_passages)
-    retriever = Retriever(corpus, service.store)
     groups = {doc: n for n, doc in enumerate(sorted(corpus.documents))}
+    fold_of = {g: g % args.folds for g in groups.values()}
+
+    # 0. Passage ranker over the fused BM25 + dense pool, out of fold; RRF order as the baseline.
+    fused = Retriever(corpus, service.store)
+    pools = []
+    for q in tqdm(questions, desc="retrieval", unit="q"):
+        pool, features, _ = fused.pool(analyse(q.question, service.embedder.embed([q.question])[0], corpus.lexical.idf))
+        labels = np.array([is_gold(corpus, p, q) for p in pool], dtype=bool)
+        pools.append((q, features, labels, fold_of[groups[q.gold[0][0]]]))
+    answerable_pools = [p for p in pools if p[0].answerable]
+    recall: dict[str, dict[int, list[bool]]] = {"rrf": {1: [], 5: []}, "ranker": {1: [], 5: []}}
+    for fold in range(args.folds):
+        ranker = fit_ranker([(f, y) for q, f, y, g in answerable_pools if g != fold and len(y)], RANK_FEATURES, "")
+        for q, features, labels, group in answerable_pools:
+            if group != fold:
+                continue
+            for name, scores in (("rrf", features[:, 0] if len(labels) else None),
+                                 ("ranker", ranker.logits(features) if len(labels) else None)):
+                top = labels[np.argsort(-scores, kind="stable")] if scores is not None else np.zeros(0, dtype=bool)
+                for k in (1, 5):
+                    recall[name][k].append(bool(top[:k].any()))
+    fit_ranker([(f, y) for q, f, y, g in answerable_pools if len(y)], RANK_FEATURES,
+               f"SQuAD 2.0 dev ({len(answerable_pools)} answerable questions)").save("ranker")
+    retriever = Retriever(corpus, service.store, LinearModel.load("ranker"))
 
     # 1. Candidate sentences of every question, with their features and labels.
     per_question = []
@@ -92,7 +116,6 @@ def main() -> int:
         labels = np.array([q.answerable and any(a.lower() in corpus.sentence_text(int(r)).lower() for a in q.answers)
                            for r in rows], dtype=bool)
         per_question.append((q, analysed, hits, rows, hit_of, features, labels, groups[q.gold[0][0]]))
-    fold_of = {g: g % args.folds for g in groups.values()}
 
     # 2. Sentence ranker, out of fold: fit on answerable questions of the other folds.
     best_row_oof: list[int | None] = [None] * len(per_question)
@@ -128,6 +151,7 @@ def main() -> int:
     abstain = oof < threshold
     report = {
         "questions": len(per_question), "folds": args.folds,
+        **{f"{name}_recall@{k}_oof": round(float(np.mean(v)), 4) for name, ks in recall.items() for k, v in ks.items()},
         "sentence_top1_has_gold_oof": round(float(top1), 4),
         "confidence_auc_answerable_vs_not_oof": round(auc_answerable, 4),
         "confidence_auc_correct_vs_not_oof": round(auc_correct, 4),

@@ -37,6 +37,7 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def span_id(doc_hash: str, start: int, end: int) -> str:
-    """Stable id of a span of a document version: the same text gives the same id."""
-    return hashlib.sha256(f"{doc_hash}:{start}:{end}".encode()).hexdigest()[:20]
+def span_id(document: Document, start: int, end: int) -> str:
+    """Store id of a span of one document version: the same document and text give the same
+    id (re-ingest is idempotent); two documents with identical text never collide."""
+    return hashlib.sha256(f"{document.id}:{document.content_hash}:{start}:{end}".encode()).hexdigest()[:20]

@@ -69,7 +69,7 @@ def prepare(raw: RawDocument) -> Document | None:
 def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Passage]:
     groups = split_passages(document.text, embedder.count_tokens, settings.max_passage_tokens, settings.min_passage_tokens)
     return [
-        Passage(id=span_id(document.content_hash, group[0].start, group[-1].end), doc_id=document.id, ordinal=n,
+        Passage(id=span_id(document, group[0].start, group[-1].end), doc_id=document.id, ordinal=n,
                 start=group[0].start, end=group[-1].end, sentences=group)
         for n, group in enumerate(groups)
     ]
@@ -77,7 +77,7 @@ def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Pa
 
 def write(document: Document, store: Store, embedder: Embedder, settings: Settings) -> tuple[int, int]:
     passages = chunk(document, embedder, settings)
-    sentences = [SentenceRecord(id=span_id(document.content_hash, s.start, s.end), passage_id=p.id, doc_id=document.id,
+    sentences = [SentenceRecord(id=span_id(document, s.start, s.end), passage_id=p.id, doc_id=document.id,
                                 start=s.start, end=s.end, terms=" ".join(terms(document.text[s.start : s.end])))
                  for p in passages for s in p.sentences]
     sentence_vectors = embedder.embed([document.text[s.start : s.end] for s in sentences])
@@ -140,9 +140,10 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
         report.passages += passages
         report.sentences += sentences
         bar.set_postfix(passages=report.passages)
-    orphans = store.remove_orphans()
-    if orphans:
-        log.warning("removed %d records left by an interrupted ingest", orphans)
+    if settings.store_mode == "embedded":  # the only writer (lock file): no one else's write is in flight
+        if orphans := store.remove_orphans():
+            log.warning("removed %d records left by an interrupted ingest", orphans)
+            store.bump_generation()
     refresh_lexical_cache(store, settings)
     report.seconds = perf_counter() - started
     return report

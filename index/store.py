@@ -3,17 +3,21 @@
 `<prefix>-documents`: one record per article (full cleaned text, title, metadata).
 `<prefix>-passages`: passages with their embedding, offsets and sentence spans.
 `<prefix>-sentences`: one embedding per sentence, with its offsets.
+`<prefix>-meta`: the generation marker that tells readers the corpus changed.
 Embedded mode (PersistentClient under data_dir) and server mode (HttpClient) differ only
-in how the client is made: `store_mode` in the settings. Collections are created with
+in how the client is made: `store_mode` in the settings. An embedded store has one
+writing process at a time (a lock file enforces it): two writers corrupt a PersistentClient. Collections are created with
 `embedding_function=None`; vectors always come from our embedder."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
+import fcntl
 import json
 import logging
+import os
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,7 +113,30 @@ class Snapshot(msgspec.Struct):
     sentence_vectors: np.ndarray
 
 
-def _client(settings: Settings):
+_WRITER_LOCKS: dict[Path, int] = {}  # embedded stores this process writes, with the lock's descriptor
+
+
+def _hold_writer_lock(path: Path) -> None:
+    """Take the embedded store's writer lock for the life of this process, or fail at once."""
+    path = path.resolve()
+    if path in _WRITER_LOCKS:
+        return
+    fd = os.open(path / "qa-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 16).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StoreUnavailable(
+            f"the embedded store {path} is in use by another process (pid {holder}); only one process may write it: "
+            "stop that process, send writes to its API (POST /documents), or run a Chroma server (QA_STORE_MODE=http)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    _WRITER_LOCKS[path] = fd
+
+
+def _client(settings: Settings, writer: bool):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -120,12 +147,18 @@ def _client(settings: Settings):
         path = Path(settings.data_dir) / "chroma"
         path.mkdir(parents=True, exist_ok=True)
         _check_embedded(path)
+        if writer:
+            _hold_writer_lock(path)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except StoreUnavailable:
         raise
     except Exception as exc:  # chromadb raises bare ValueError/Exception for unreachable servers
         where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.store_mode == "http" else settings.data_dir
         raise StoreUnavailable(f"cannot open the Chroma store ({settings.store_mode}, {where}): {exc}") from exc
+
+
+_GENERATION = "generation"
+_MARKER_VECTOR = [1.0] + [0.0] * 383  # Chroma stores vectors only: the marker needs one
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -143,12 +176,14 @@ class Store:
         try:
             self._batch = min(client.get_max_batch_size(), 2000)
             self.documents, self.passages, self.sentences = get("documents"), get("passages"), get("sentences")
+            self.meta = get("meta")
         except Exception as exc:
             raise StoreUnavailable(f"cannot open collections {prefix}-*: {exc}") from exc
 
     @classmethod
-    def open(cls, settings: Settings, prefix: str | None = None) -> "Store":
-        return cls(_client(settings), prefix or settings.collection)
+    def open(cls, settings: Settings, prefix: str | None = None, writer: bool = True) -> "Store":
+        """`writer=False` opens an embedded store for reading beside the process that writes it."""
+        return cls(_client(settings, writer), prefix or settings.collection)
 
     def heartbeat(self) -> bool:
         try:
@@ -168,16 +203,27 @@ class Store:
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document; its record goes first so that readers stop seeing it at once."""
         existed = bool(self.documents.get(ids=[doc_id], include=[])["ids"])
-        self.documents.delete(ids=[doc_id])
-        self.sentences.delete(where={"doc_id": doc_id})
-        self.passages.delete(where={"doc_id": doc_id})
+        if existed:
+            self.documents.delete(ids=[doc_id])
+        self._discard_records(doc_id)
+        if existed:
+            self.bump_generation()
         return existed
+
+    def _discard_records(self, doc_id: str) -> None:
+        """Delete a document's passages and sentences, if it has any (a delete that finds
+        nothing still costs Chroma tens of milliseconds at scale, a lookup does not)."""
+        for collection in (self.sentences, self.passages):
+            if collection.get(where={"doc_id": doc_id}, limit=1, include=[])["ids"]:
+                collection.delete(where={"doc_id": doc_id})
 
     def write_document(self, document: Document, passages: list[Passage], passage_vectors: np.ndarray,
                        sentences: list[SentenceRecord], sentence_vectors: np.ndarray, ingested_at: str) -> None:
         """Replace a document. The document record is written last: it is the commit marker,
         so a crash mid-write leaves only orphans that readers ignore and re-ingest removes."""
-        self.delete_document(document.id)
+        if self.documents.get(ids=[document.id], include=[])["ids"]:
+            self.documents.delete(ids=[document.id])
+        self._discard_records(document.id)
         for part in _chunks(len(sentences), self._batch):
             self.sentences.add(
                 ids=[s.id for s in sentences[part]],
@@ -203,6 +249,11 @@ class Store:
                         "ingested_at": ingested_at, "passage_count": len(passages),
                         "metadata": json.dumps(document.metadata)}],
         )
+        self.bump_generation()
+
+    def bump_generation(self) -> None:
+        """Mark the corpus as changed; every reader (process or replica) reloads on its next check."""
+        self.meta.upsert(ids=[_GENERATION], embeddings=[_MARKER_VECTOR], metadatas=[{"token": uuid.uuid4().hex}])
 
     def remove_orphans(self) -> int:
         """Delete passages and sentences whose document record is missing (an interrupted write)."""
@@ -250,10 +301,13 @@ class Store:
         return [i for i, _ in rows], [t for _, t in rows]
 
     def generation(self) -> str:
-        """A fingerprint of the committed corpus; it changes whenever a document does."""
-        found = self.documents.get(include=["metadatas"])
-        pairs = sorted(f"{i}:{m['content_hash']}" for i, m in zip(found["ids"], found["metadatas"]))
-        return hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
+        """A token that changes whenever a document is written or deleted: one small read,
+        cheap enough to poll."""
+        found = self.meta.get(ids=[_GENERATION], include=["metadatas"])
+        if not found["ids"]:
+            self.bump_generation()
+            found = self.meta.get(ids=[_GENERATION], include=["metadatas"])
+        return found["metadatas"][0]["token"]
 
     def snapshot(self) -> Snapshot:
         docs = self._all(self.documents, ["documents", "metadatas"])

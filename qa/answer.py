@@ -14,7 +14,7 @@ from index.lexical import terms
 from qa.confidence import LinearModel
 from qa.citations import citation_id
 from qa.corpus import Corpus
-from qa.question import AnswerType, answer_span, answer_type
+from qa.question import AnswerType, Question, analyse, answer_span
 from qa.retrieval import Hit
 from qa.schemas import AnswerSentence, Citation, RelatedPassage
 
@@ -44,24 +44,6 @@ class Composition(msgspec.Struct):
     ranked: list[int]  # candidate sentence rows, best first (kept for evaluation)
 
 
-class Question(msgspec.Struct):
-    """A question analysed once: its words, their weights, the answer type it asks for."""
-
-    text: str
-    vector: np.ndarray
-    terms: frozenset[str]
-    idf: dict[str, float]
-    kind: AnswerType
-
-    @property
-    def weight(self) -> float:
-        return sum(self.idf.values())
-
-    def coverage(self, words: frozenset[str]) -> float:
-        """IDF-weighted share of the question's words found in `words`."""
-        return sum(self.idf[t] for t in self.terms & words) / self.weight if self.weight else 0.0
-
-
 class Composer:
     def __init__(self, corpus: Corpus, sentence_model: LinearModel, confidence_model: LinearModel,
                  min_confidence: float, passages: int) -> None:
@@ -72,9 +54,7 @@ class Composer:
         self.passages = passages
 
     def analyse(self, text: str, vector: np.ndarray) -> Question:
-        words = frozenset(terms(text))
-        return Question(text=text, vector=vector, terms=words, idf={t: self.corpus.lexical.idf(t) for t in words},
-                        kind=answer_type(text))
+        return analyse(text, vector, self.corpus.lexical.idf)
 
     def sentence_features(self, question: Question, hits: list[Hit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sentence rows, hit index per row, feature matrix in SENTENCE_FEATURES order)."""

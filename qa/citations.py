@@ -18,7 +18,7 @@ from qa.corpus import Corpus
 from qa.doc_index import HASH_PREFIX, document_index
 from qa.schemas import CitationDetail, ParagraphContext
 
-_ID = re.compile(rf"([0-9a-f]{{{HASH_PREFIX}}})-(\d{{1,9}})-(\d{{1,9}})")
+_ID = re.compile(rf"([0-9a-f]{{{HASH_PREFIX}}})-(\d{{1,9}})-(\d{{1,9}})", re.ASCII)
 
 
 class CitationRef(msgspec.Struct, frozen=True):

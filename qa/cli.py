@@ -16,9 +16,10 @@ from qa.references import STYLES
 
 
 def _service(settings: Settings):
+    """A read-only service: it may run beside a server that writes the same embedded store."""
     from qa.service import QAService
 
-    return QAService.open(settings)
+    return QAService.open(settings, writer=False)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -31,8 +32,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warning: {path} does not exist", file=sys.stderr)
     store = Store.open(settings)
     # Ingest owns the machine: let the embedder use every core.
-    report = ingest([p for p in args.paths if p.exists()], store, load_embedder(settings, threads=os.cpu_count() or 1),
-                    settings, progress=not args.quiet)
+    embedder = load_embedder(settings, threads=os.cpu_count() or 1)
+    report = ingest([p for p in args.paths if p.exists()], store, embedder, settings, progress=not args.quiet)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
@@ -114,6 +115,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from index.store import Store
 
+    workers = args.workers or settings.workers
+    if workers > 1 and settings.store_mode == "embedded":
+        print("error: several workers need the Chroma server (QA_STORE_MODE=http); "
+              "an embedded store has a single writing process", file=sys.stderr)
+        return 2
     # A damaged, locked or unreachable store stops the start here with one clear line,
     # not deep inside a worker's start-up traceback.
     Store.open(settings)
@@ -128,7 +134,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Settings reach the workers through the environment (QA_* variables).
     os.environ["QA_HOST"], os.environ["QA_PORT"] = args.host or settings.host, str(args.port or settings.port)
     uvicorn.run("qa.api.app:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
-                workers=args.workers or settings.workers, log_level="info")
+                workers=workers, log_level="info")
     return 0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from config import Settings
 from index.documents import Document, Passage
-from index.lexical import LexicalIndex
+from index.lexical import LexicalIndex, terms
 from index.pipeline import lexical_cache_dir
 from index.store import SentenceRecord, Store
 
@@ -30,6 +30,7 @@ class Corpus:
     passage_doc: np.ndarray = field(init=False)
     sentence_terms: list[frozenset[str]] = field(init=False)
     passage_terms: list[frozenset[str]] = field(init=False)
+    title_terms: dict[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.passage_row = {p.id: i for i, p in enumerate(self.passages)}
@@ -46,6 +47,7 @@ class Corpus:
         self.sentence_terms = [frozenset(s.terms.split()) for s in self.sentences]
         self.passage_terms = [frozenset().union(*(self.sentence_terms[r] for r in rows))
                               for rows in self.passage_sentence_rows]
+        self.title_terms = {doc_id: frozenset(terms(d.title)) for doc_id, d in self.documents.items()}
         doc_codes = {doc_id: n for n, doc_id in enumerate(self.documents)}
         self.passage_doc = np.array([doc_codes[p.doc_id] for p in self.passages], dtype=np.int64)
 

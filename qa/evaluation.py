@@ -23,6 +23,7 @@ from index.embedding import load_embedder
 from index.loading import discover
 from index.pipeline import ingest
 from index.store import Store
+from qa.corpus import Corpus
 from qa.service import QAService
 
 
@@ -58,6 +59,13 @@ def load_dataset(folder: Path, settings: Settings) -> Dataset:
     return Dataset(folder.name, articles, questions)
 
 
+def is_gold(corpus: Corpus, passage: int, question: EvalQuestion) -> bool:
+    """Whether a passage holds the question's gold evidence (or lies inside the gold paragraph)."""
+    doc_id = corpus.passages[passage].doc_id
+    text = corpus.passage_text(passage)
+    return any(doc == doc_id and (gold in text or text in gold) for doc, gold in question.gold)
+
+
 def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
     """Probability that a random positive outscores a random negative (ties count half)."""
     pairs = sorted(zip(scores, labels))
@@ -85,13 +93,7 @@ def evaluate(service: QAService, dataset: Dataset, progress: bool = True,
     records = []
     for q in tqdm(dataset.questions, desc=f"eval {dataset.name}", unit="q", disable=not progress):
         response, composition, hits = service.run(q.question, top_k=10)
-        gold_rank = None
-        for rank, hit in enumerate(hits, start=1):
-            passage = corpus.passages[hit.passage]
-            text = corpus.passage_text(hit.passage)
-            if any(doc == passage.doc_id and (g in text or text in g) for doc, g in q.gold):
-                gold_rank = rank
-                break
+        gold_rank = next((rank for rank, hit in enumerate(hits, start=1) if is_gold(corpus, hit.passage, q)), None)
         forced = [corpus.sentence_text(r) for r in composition.ranked[:1]]
         cited = [c.quote for c in response.citations]
         records.append({

@@ -6,7 +6,9 @@ Ranges are offsets into the stored text, the same offsets citations carry, so a 
 
 from __future__ import annotations
 
+import re
 from html import escape
+from itertools import pairwise
 
 from index.documents import Document, Span
 from index.splitting import paragraph_spans
@@ -24,12 +26,13 @@ def parse_ranges(values: list[str], length: int) -> list[Span]:
     spans: list[Span] = []
     for value in values:
         for part in value.split(","):
-            start, sep, end = part.strip().partition("-")
-            if not (sep and start.isdigit() and end.isdigit()):
-                raise BadHighlight(f"highlight {part.strip()!r} is not a range like 120-245")
-            span = Span(int(start), int(end))
+            shown = part.strip()[:40]  # an error message need not echo a huge parameter
+            match = re.fullmatch(r"(\d{1,12})-(\d{1,12})", part.strip(), re.ASCII)
+            if match is None:
+                raise BadHighlight(f"highlight {shown!r} is not a range like 120-245")
+            span = Span(int(match[1]), int(match[2]))
             if not 0 <= span.start < span.end <= length:
-                raise BadHighlight(f"highlight {part.strip()!r} is outside the text (0-{length}, start < end)")
+                raise BadHighlight(f"highlight {shown!r} is outside the text (0-{length}, start < end)")
             spans.append(span)
     if len(spans) > MAX_RANGES:
         raise BadHighlight(f"at most {MAX_RANGES} highlight ranges")
@@ -48,7 +51,7 @@ def _paragraph_html(text: str, paragraph: Span, ranges: list[Span], first_mark: 
     cuts = sorted({paragraph.start, paragraph.end} | {b for r in ranges for b in (r.start, r.end)
                                                       if paragraph.start < b < paragraph.end})
     out = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in pairwise(cuts):
         piece = escape(text[a:b]).replace("\n", "<br>\n")
         owner = next((n for n, r in enumerate(ranges, start=1) if r.start <= a < r.end), None)
         if owner is None:

@@ -10,9 +10,9 @@ passage boundary are found too, is searched in three tiers:
   (fast, and it rules most windows out), and an exact edit-distance alignment on the
   best few finds the span, so that typos and missing words still land on the right words.
 Matches are ordered exact, normalized, then fuzzy by similarity. Later tiers only run
-while the earlier ones have found fewer matches than asked for. When nothing is found and
-some of the quote's words are not in the index, they are taken for typos and the search
-runs once more with the indexed words closest to them."""
+while the earlier ones have found fewer matches than asked for. When the quote is not
+found as written and some of its words are not in the index, they are taken for typos
+(or words cut in half) and the search runs once more with the indexed words closest to them."""
 
 from __future__ import annotations
 
@@ -99,8 +99,8 @@ def _window(corpus: Corpus, index: DocumentIndex, row: int, quote_length: int) -
     rows = index.passage_rows[corpus.passages[row].doc_id]
     position, last_row = index.position[row], len(rows) - 1
     first, last = max(position - 1, 0), min(position + 1, last_row)
-    span = lambda: corpus.passages[rows[last]].end - corpus.passages[rows[first]].start  # noqa: E731
-    while (first > 0 or last < last_row) and span() < 2 * quote_length:
+    while (first > 0 or last < last_row) and (
+            corpus.passages[rows[last]].end - corpus.passages[rows[first]].start < 2 * quote_length):
         first, last = max(first - 1, 0), min(last + 1, last_row)
     return corpus.passages[rows[first]].start, corpus.passages[rows[last]].end
 
@@ -242,7 +242,19 @@ def _search(corpus: Corpus, rows: list[int], quote: str, normal_quote: str, limi
     if len(found) < limit:  # close matches rank after verbatim ones: only needed when those are too few
         rest = [window for window, hits in zip(windows, verbatim) if not hits]
         found += _close_matches(rest, normal_quote, limit - len(found), min_similarity)
-    return sorted(found, key=_Found.key)[:limit]
+    return _best(found, limit)
+
+
+def _best(found: list[_Found], limit: int) -> list[_Found]:
+    """The best matches, skipping any that overlaps a better one in the same document (the
+    same place reached through windows of both searches)."""
+    kept: list[_Found] = []
+    for match in sorted(found, key=_Found.key):
+        if len(kept) == limit:
+            break
+        if not any(k.document.id == match.document.id and k.start < match.end and match.start < k.end for k in kept):
+            kept.append(match)
+    return kept
 
 
 def lookup(corpus: Corpus, quote: str, limit: int = 5, min_similarity: float = 0.8) -> LookupResponse:
@@ -252,12 +264,12 @@ def lookup(corpus: Corpus, quote: str, limit: int = 5, min_similarity: float = 0
     query = list(dict.fromkeys(terms(quote))) if normal_quote else []
     rows = candidate_passages(corpus, query)
     found = _search(corpus, rows, quote, normal_quote, limit, min_similarity)
-    # Nothing found and some words unknown to the index: they may be misspelt. Searching
-    # again with their indexed look-alikes costs a vocabulary scan, so only now.
-    if not found and (alike := respelt(query, document_index(corpus))):
+    # Not found as written, and some words are unknown to the index: they may be misspelt or
+    # cut. Searching again with their indexed look-alikes costs a vocabulary scan, so only now.
+    if all(f.kind == "fuzzy" for f in found) and (alike := respelt(query, document_index(corpus))):
         seen = set(rows)
         more = [row for row in candidate_passages(corpus, query + alike) if row not in seen]
-        found = _search(corpus, more, quote, normal_quote, limit, min_similarity)
+        found = _best(found + _search(corpus, more, quote, normal_quote, limit, min_similarity), limit)
         rows += more
     matches = [QuoteMatch(kind=f.kind, similarity=f.similarity,
                           citation=detail_in_corpus(corpus, f.document, f.start, f.end)) for f in found]

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
+
+import msgspec
+import numpy as np
 
 from index.lexical import WORD as _WORD, stem_words, stopwords, terms
 
@@ -77,3 +81,26 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
         if best is None or distance < best[0]:
             best = (distance, match.start(), end)
     return None if best is None else (best[1], best[2])
+
+
+class Question(msgspec.Struct):
+    """A question analysed once: its words, their weights, the answer type it asks for."""
+
+    text: str
+    vector: np.ndarray
+    terms: frozenset[str]
+    idf: dict[str, float]
+    kind: AnswerType
+
+    @property
+    def weight(self) -> float:
+        return sum(self.idf.values())
+
+    def coverage(self, words: frozenset[str]) -> float:
+        """IDF-weighted share of the question's words found in `words`."""
+        return sum(self.idf[t] for t in self.terms & words) / self.weight if self.weight else 0.0
+
+
+def analyse(text: str, vector: np.ndarray, idf: Callable[[str], float]) -> Question:
+    words = frozenset(terms(text))
+    return Question(text=text, vector=vector, terms=words, idf={t: idf(t) for t in words}, kind=answer_type(text))

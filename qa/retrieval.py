@@ -1,6 +1,8 @@
-"""Hybrid passage retrieval: BM25 over passages fused (reciprocal rank fusion) with dense
-retrieval, where a passage's dense score is its best sentence's cosine to the question
-(sentence vectors come from Chroma's HNSW index)."""
+"""Hybrid passage retrieval. Candidates come from BM25 over passages and from dense
+retrieval over sentences (Chroma's HNSW index; a passage's dense score is its best
+sentence's cosine to the question), fused by reciprocal rank; a small learned ranker
+(`qa/models/ranker.json`) then reorders the fused pool using both scores and how much of
+the question the passage and its article title cover."""
 
 from __future__ import annotations
 
@@ -9,23 +11,29 @@ import numpy as np
 
 from index.lexical import terms
 from index.store import Store
+from qa.confidence import LinearModel
 from qa.corpus import Corpus
+from qa.question import Question, analyse
 
 RRF_K = 60
 DENSE_SENTENCES = 100  # nearest sentences fetched per question
+LEXICAL_DEPTH = 50  # BM25 candidates per question
+RERANK_DEPTH = 30  # fused candidates the ranker reorders
+RANK_FEATURES = ["rrf", "lexical", "lexical_rank", "dense", "dense_second", "dense_rank", "coverage", "title_coverage"]
 
 
 class Hit(msgspec.Struct):
     passage: int  # row in Corpus.passages
-    score: float  # fused RRF score
-    lexical: float  # BM25 score (0 when not in the lexical top list)
-    dense: float  # best sentence cosine in the passage (0 when not in the dense list)
+    score: float  # ranking score: the ranker's logit (or the RRF score without a ranker)
+    lexical: float  # BM25 score
+    dense: float  # best sentence cosine in the passage
 
 
 class Retriever:
-    def __init__(self, corpus: Corpus, store: Store) -> None:
+    def __init__(self, corpus: Corpus, store: Store, ranker: LinearModel | None = None) -> None:
         self.corpus = corpus
         self.store = store
+        self.ranker = ranker
 
     def lexical_scores(self, question: str) -> np.ndarray:
         """BM25 score per corpus passage row."""
@@ -47,22 +55,59 @@ class Retriever:
             best[passage] = max(best.get(passage, -1.0), similarity)
         return best
 
-    def retrieve(self, question: str, vector: np.ndarray, k: int, doc_ids: list[str] | None = None,
-                 depth: int = 50) -> list[Hit]:
-        if not self.corpus.passages:
-            return []
-        lexical = self.lexical_scores(question)
+    def _sentence_cosines(self, pool: list[int], vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best and second-best sentence cosine of each pooled passage, computed exactly."""
+        rows = [self.corpus.passage_sentence_rows[p] for p in pool]
+        cosines = self.corpus.sentence_vectors[np.concatenate(rows)] @ vector
+        best, second = np.zeros(len(pool)), np.zeros(len(pool))
+        start = 0
+        for i, r in enumerate(rows):
+            part = np.sort(cosines[start : start + len(r)])[::-1]
+            best[i], second[i] = part[0], part[1] if len(part) > 1 else part[0]
+            start += len(r)
+        return best, second
+
+    def rank_features(self, question: Question, pool: list[int], fused: dict[int, float], lexical: np.ndarray,
+                      lexical_rank: dict[int, int], dense_rank: dict[int, int]) -> np.ndarray:
+        """One row per pooled passage, columns in RANK_FEATURES order."""
+        best, second = self._sentence_cosines(pool, question.vector)
+        top_lexical = max(float(lexical[pool].max()), 1e-9)
+        features = np.empty((len(pool), len(RANK_FEATURES)))
+        for i, p in enumerate(pool):
+            doc_id = self.corpus.passages[p].doc_id
+            features[i] = (fused[p] * RRF_K, lexical[p] / top_lexical, 1 / (1 + lexical_rank.get(p, 100)), best[i],
+                           second[i], 1 / (1 + dense_rank.get(p, 100)), question.coverage(self.corpus.passage_terms[p]),
+                           question.coverage(self.corpus.title_terms[doc_id]))
+        return features
+
+    def pool(self, question: Question, doc_ids: list[str] | None = None) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """The fused candidate pool (best RRF first), its ranking features and BM25 scores."""
+        lexical = self.lexical_scores(question.text)
         if (mask := self.corpus.doc_mask(doc_ids)) is not None:
             lexical = np.where(mask, lexical, 0.0)
-        depth = min(depth, len(lexical))
+        depth = min(LEXICAL_DEPTH, len(lexical))
         top = np.argpartition(-lexical, depth - 1)[:depth]
         lexical_ranked = [int(r) for r in top[np.argsort(-lexical[top])] if lexical[r] > 0]
-        dense = self.dense_scores(vector, doc_ids)
+        dense = self.dense_scores(question.vector, doc_ids)
         dense_ranked = sorted(dense, key=dense.__getitem__, reverse=True)
-
         fused: dict[int, float] = {}
         for ranking in (lexical_ranked, dense_ranked):
             for rank, row in enumerate(ranking):
                 fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-        order = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        return [Hit(passage=row, score=fused[row], lexical=float(lexical[row]), dense=dense.get(row, 0.0)) for row in order]
+        pool = sorted(fused, key=fused.__getitem__, reverse=True)[:RERANK_DEPTH]
+        if not pool:
+            return [], np.zeros((0, len(RANK_FEATURES))), np.zeros(0)
+        features = self.rank_features(question, pool, fused, lexical,
+                                      {r: i for i, r in enumerate(lexical_ranked)}, {r: i for i, r in enumerate(dense_ranked)})
+        return pool, features, lexical[pool]
+
+    def retrieve(self, text: str, vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[Hit]:
+        if not self.corpus.passages:
+            return []
+        question = analyse(text, vector, self.corpus.lexical.idf)
+        pool, features, lexical = self.pool(question, doc_ids)
+        scores = self.ranker.logits(features) if self.ranker and len(pool) else features[:, 0] / RRF_K
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [Hit(passage=pool[i], score=float(scores[i]), lexical=float(lexical[i]), dense=float(features[i, 3]))
+                for i in order]
+

@@ -4,6 +4,7 @@ operations the API, the CLI and the evaluation all call (ask, search, documents)
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -30,25 +31,37 @@ class QAService:
         self.settings = settings
         self.store = store
         self.embedder = embedder
+        self._ingest_embedder: Embedder | None = None
         self.sentence_model = LinearModel.load("sentence")
         self.confidence_model = LinearModel.load("confidence")
+        self.ranker = LinearModel.load("ranker")
         self._lock = threading.Lock()
-        self._checked = 0.0
         self._corpus = Corpus.load(store, settings)
         self.conversations = Conversations(settings.conversation_limit, settings.conversation_ttl_seconds)
+        # Requests never wait on the check: a background thread swaps in a new corpus.
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, name="corpus-watcher", daemon=True).start()
 
     @classmethod
-    def open(cls, settings: Settings, prefix: str | None = None) -> "QAService":
-        return cls(settings, Store.open(settings, prefix), load_embedder(settings))
+    def open(cls, settings: Settings, prefix: str | None = None, writer: bool = True) -> "QAService":
+        return cls(settings, Store.open(settings, prefix, writer=writer), load_embedder(settings))
 
     @property
     def corpus(self) -> Corpus:
-        """The current corpus; reloaded when another process (or replica) changed the store."""
-        now = time.monotonic()
-        if now - self._checked >= REFRESH_SECONDS:
-            self._checked = now
-            self.refresh()
+        """The current corpus, replaced when another process (or replica) changes the store."""
         return self._corpus
+
+    def _watch(self) -> None:
+        while not self._stop.wait(REFRESH_SECONDS):
+            try:
+                self.refresh()
+            except StoreUnavailable as exc:  # the answering path reports outages; keep watching
+                log.warning("corpus check failed: %s", exc)
+            except Exception:
+                log.exception("corpus check failed")
+
+    def close(self) -> None:
+        self._stop.set()
 
     def refresh(self, force: bool = False) -> None:
         with self._lock:
@@ -57,7 +70,9 @@ class QAService:
                 log.info("corpus reloaded: %d passages", len(self._corpus.passages))
 
     def ingest(self, paths: list[Path], progress: bool = False, sources: dict[Path, str] | None = None) -> IngestReport:
-        report = ingest(paths, self.store, self.embedder, self.settings, progress=progress, sources=sources)
+        if self._ingest_embedder is None:  # all cores for writes, loaded on the first one: most replicas only read
+            self._ingest_embedder = load_embedder(self.settings, threads=os.cpu_count() or 1)
+        report = ingest(paths, self.store, self._ingest_embedder, self.settings, progress=progress, sources=sources)
         self.refresh(force=True)
         return report
 
@@ -87,7 +102,7 @@ class QAService:
         corpus = self.corpus
         vector = self.embedder.embed([question])[0]
         k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
-        hits = Retriever(corpus, self.store).retrieve(question, vector, k, doc_ids)
+        hits = Retriever(corpus, self.store, self.ranker).retrieve(question, vector, k, doc_ids)
         composition = Composer(corpus, self.sentence_model, self.confidence_model, self.settings.min_confidence,
                                self.settings.answer_passages).compose(question, vector, hits)
         response = AskResponse(answered=composition.answered, answer=answer_text(composition),
@@ -99,7 +114,7 @@ class QAService:
     def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> SearchResponse:
         started = time.perf_counter()
         corpus = self.corpus
-        hits = Retriever(corpus, self.store).retrieve(query, self.embedder.embed([query])[0], k, doc_ids)
+        hits = Retriever(corpus, self.store, self.ranker).retrieve(query, self.embedder.embed([query])[0], k, doc_ids)
         out = []
         for rank, hit in enumerate(hits, start=1):
             passage = corpus.passages[hit.passage]

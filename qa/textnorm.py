@@ -36,7 +36,7 @@ _SPACE = ord(" ")
 class Normalised:
     """A normalised text and, for each of its characters, the offset it came from."""
 
-    __slots__ = ("text", "origin")
+    __slots__ = ("origin", "text")
 
     def __init__(self, text: str, origin: np.ndarray) -> None:
         self.text = text

@@ -116,7 +116,7 @@ def test_ingest_killed_midway_then_rerun_gives_exact_counts(tmp_path, embedder, 
     returncode = run_and_kill(command, qa_env(data_dir), tmp_path / "ingest.err", kill_after)
     assert returncode == -signal.SIGKILL, "ingest finished before it could be killed"
 
-    store = Store.open(settings)
+    store = Store.open(settings, writer=False)  # only looks: the qa ingest subprocesses write
     interrupted, left_over = store.counts(), orphans(store)
     print(f"killed {how}: {interrupted}, {left_over} orphan records")
     if how != "while embedding":
@@ -128,7 +128,7 @@ def test_ingest_killed_midway_then_rerun_gives_exact_counts(tmp_path, embedder, 
     rerun = subprocess.run([QA, "ingest", "--quiet", str(tmp_path / "corpus")], env=qa_env(data_dir),
                            capture_output=True, text=True, timeout=HANG_GUARD)
     assert rerun.returncode == 0, rerun.stderr
-    store = Store.open(settings)
+    store = Store.open(settings, writer=False)  # only looks: the qa ingest subprocesses write
     assert store.counts() == expected
     assert orphans(store) == 0
     snapshot = store.snapshot()

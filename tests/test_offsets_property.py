@@ -6,7 +6,8 @@ passages, the citation builder, the quote normaliser's offset map, and quote loo
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -31,14 +32,14 @@ def word_count(texts) -> list[int]:
     return [len(t.split()) for t in texts]
 
 
-@lru_cache(maxsize=None)
+@cache
 def document(path: Path) -> Document:
     prepared = prepare(read_document(path))
     assert prepared is not None
     return prepared
 
 
-@lru_cache(maxsize=None)
+@cache
 def sentences(path: Path) -> tuple[Span, ...]:
     return tuple(s for group in split_passages(document(path).text, word_count, 150, 30) for s in group)
 
@@ -65,7 +66,7 @@ def test_splitter_spans_are_exact_ordered_and_lose_no_text(path, max_tokens, min
         assert 0 <= span.start < span.end <= len(text)
         assert piece == piece.strip() and piece
         assert any(p.start <= span.start and span.end <= p.end for p in paragraphs), "a sentence crosses a paragraph"
-    assert all(a.end <= b.start for a, b in zip(flat, flat[1:])), "sentences overlap or are out of order"
+    assert all(a.end <= b.start for a, b in pairwise(flat)), "sentences overlap or are out of order"
     covered = "".join(text[s.start : s.end] for s in flat)
     assert "".join(covered.split()) == "".join(text.split()), "some text is in no sentence"
 

@@ -63,9 +63,8 @@ def test_stream_follow_up_uses_the_conversation(client):
     done = events[-1][1]
     assert done["conversation_id"] == first["conversation_id"]
     assert done["resolved_question"] != "how much was it in 2022?"
-    shown = [data["quote"] if name == "citation" else data["text"] for name, data in events
-             if name in ("citation", "related")]
-    assert any("$190 billion in 2022" in text for text in shown)
+    shown = {data["doc_id"] for name, data in events if name in ("citation", "related")}
+    assert "004_cb7437eb45da7ccb" in shown  # the article with the 2022 figure
 
 
 @pytest.mark.parametrize("payload", [

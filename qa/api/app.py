@@ -57,7 +57,11 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.service = service or QAService.open(settings)
-        yield
+        try:
+            yield
+        finally:
+            if service is None:  # a service passed in belongs to the caller
+                app.state.service.close()
 
     return Litestar(
         route_handlers=[AskController, StreamController, SearchController, HealthController,
