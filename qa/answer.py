@@ -23,11 +23,10 @@ FURTHER_SENTENCE_MARGIN = 1.0  # a further sentence's logit may trail the best b
 NEAR_DUPLICATE_COSINE = 0.9
 NO_ANSWER = "I could not find an answer to this question in the articles."
 _NEGATION = re.compile(r"\b(not|never|no|n't|without|neither|nor)\b", re.I)
-_NUMBER = re.compile(r"\d+")
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]*")  # capitalised words that do not start the question
 
 SENTENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap", "type_found", "type_missing",
-                     "passage_rank", "length", "heading"]
+                     "passage_rank", "length", "heading", "numbers_found"]
 CONFIDENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap", "type_found", "type_missing",
                        "sentence_logit", "margin", "missing_idf", "dense_top", "lexical_top", "question_terms",
                        "negation", "number_missing", "window_missing_idf", "negation_mismatch",
@@ -48,8 +47,8 @@ class Composer:
     def __init__(self, corpus: Corpus, sentence_model: LinearModel, confidence_model: LinearModel,
                  min_confidence: float, passages: int) -> None:
         self.corpus = corpus
-        self.sentence_model = sentence_model
-        self.confidence_model = confidence_model
+        self.sentence_model = sentence_model.checked(SENTENCE_FEATURES)
+        self.confidence_model = confidence_model.checked(CONFIDENCE_FEATURES)
         self.min_confidence = min_confidence
         self.passages = passages
 
@@ -78,7 +77,8 @@ class Composer:
                 features[k, 1:] = (question.coverage(corpus.sentence_terms[row]), question.coverage(window),
                                    passage_cover, float(found), float(asked and not found), 1.0 / (1 + h),
                                    math.log1p(len(corpus.sentence_terms[row])),
-                                   float(not text.rstrip("”\"’'").endswith((".", "!", "?"))))
+                                   float(not text.rstrip("”\"’'").endswith((".", "!", "?"))),
+                                   question.numbers_found(text))
                 k += 1
         return rows, hit_of, features
 
@@ -90,7 +90,6 @@ class Composer:
         missing = question.terms - self.corpus.passage_terms[passage]
         top_idf = max(question.idf.values(), default=1.0) or 1.0
         passage_text = self.corpus.passage_text(passage)
-        numbers = set(_NUMBER.findall(question.text))
         sentence_row = int(rows[best])
         passage_rows = list(self.corpus.passage_sentence_rows[passage])
         i = passage_rows.index(sentence_row)
@@ -107,7 +106,7 @@ class Composer:
             lexical_top=max(h.lexical for h in hits) / (question.weight or 1.0),
             question_terms=math.log1p(len(question.terms)),
             negation=float(bool(_NEGATION.search(question.text))),
-            number_missing=float(any(n not in passage_text for n in numbers)),
+            number_missing=float(any(n not in passage_text for n in question.numbers)),
         )
         return values
 

@@ -30,6 +30,13 @@ class LinearModel(msgspec.Struct):
     def save(self, name: str) -> None:
         (MODELS_DIR / f"{name}.json").write_text(json.dumps(msgspec.to_builtins(self), indent=2) + "\n")
 
+    def checked(self, features: list[str]) -> "LinearModel":
+        """This model, if it was trained on exactly these feature columns."""
+        if self.features != features:
+            raise ValueError(f"model trained on {self.features}, code computes {features}: "
+                             "retrain with benchmarks/train_models.py")
+        return self
+
     def logits(self, rows: np.ndarray) -> np.ndarray:
         """Decision values for a matrix whose columns follow `features`."""
         weights = np.asarray(self.coef) / np.asarray(self.scale)

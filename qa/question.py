@@ -44,6 +44,9 @@ _CANDIDATES[AnswerType.PLACE] = _PROPER
 _CANDIDATES[AnswerType.ENTITY] = _PROPER
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
 def answer_type(question: str) -> AnswerType:
     for kind, pattern in _TYPE_PATTERNS:
         if pattern.search(question):
@@ -91,6 +94,7 @@ class Question(msgspec.Struct):
     terms: frozenset[str]
     idf: dict[str, float]
     kind: AnswerType
+    numbers: frozenset[str]  # the numbers it mentions (years, amounts)
 
     @property
     def weight(self) -> float:
@@ -100,7 +104,14 @@ class Question(msgspec.Struct):
         """IDF-weighted share of the question's words found in `words`."""
         return sum(self.idf[t] for t in self.terms & words) / self.weight if self.weight else 0.0
 
+    def numbers_found(self, text: str) -> float:
+        """Share of the question's numbers (years, amounts) that the text contains; a question
+        about 2022 is not answered by a sentence about 2023."""
+        numbers = self.numbers
+        return len(numbers & set(_NUMBER.findall(text))) / len(numbers) if numbers else 0.0
+
 
 def analyse(text: str, vector: np.ndarray, idf: Callable[[str], float]) -> Question:
     words = frozenset(terms(text))
-    return Question(text=text, vector=vector, terms=words, idf={t: idf(t) for t in words}, kind=answer_type(text))
+    return Question(text=text, vector=vector, terms=words, idf={t: idf(t) for t in words}, kind=answer_type(text),
+                    numbers=frozenset(_NUMBER.findall(text)))

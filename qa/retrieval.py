@@ -19,7 +19,8 @@ RRF_K = 60
 DENSE_SENTENCES = 100  # nearest sentences fetched per question
 LEXICAL_DEPTH = 50  # BM25 candidates per question
 RERANK_DEPTH = 30  # fused candidates the ranker reorders
-RANK_FEATURES = ["rrf", "lexical", "lexical_rank", "dense", "dense_second", "dense_rank", "coverage", "title_coverage"]
+RANK_FEATURES = ["rrf", "lexical", "lexical_rank", "dense", "dense_second", "dense_rank", "coverage", "title_coverage",
+                 "numbers_found"]
 
 
 class Hit(msgspec.Struct):
@@ -33,7 +34,7 @@ class Retriever:
     def __init__(self, corpus: Corpus, store: Store, ranker: LinearModel | None = None) -> None:
         self.corpus = corpus
         self.store = store
-        self.ranker = ranker
+        self.ranker = ranker.checked(RANK_FEATURES) if ranker else None
 
     def lexical_scores(self, question: str) -> np.ndarray:
         """BM25 score per corpus passage row."""
@@ -77,7 +78,8 @@ class Retriever:
             doc_id = self.corpus.passages[p].doc_id
             features[i] = (fused[p] * RRF_K, lexical[p] / top_lexical, 1 / (1 + lexical_rank.get(p, 100)), best[i],
                            second[i], 1 / (1 + dense_rank.get(p, 100)), question.coverage(self.corpus.passage_terms[p]),
-                           question.coverage(self.corpus.title_terms[doc_id]))
+                           question.coverage(self.corpus.title_terms[doc_id]),
+                           question.numbers_found(self.corpus.passage_text(p)) if question.numbers else 0.0)
         return features
 
     def pool(self, question: Question, doc_ids: list[str] | None = None) -> tuple[list[int], np.ndarray, np.ndarray]:

@@ -67,15 +67,8 @@ class AskResponse(msgspec.Struct):
     resolved_question: str | None = None
 
 
-class SearchHit(msgspec.Struct):
+class SearchHit(RelatedPassage):
     rank: int
-    doc_id: str
-    title: str
-    passage_id: str
-    start: int
-    end: int
-    text: str
-    score: float
     lexical_score: float
     dense_score: float
 
