@@ -95,10 +95,7 @@ class Question(msgspec.Struct):
     idf: dict[str, float]
     kind: AnswerType
     numbers: frozenset[str]  # the numbers it mentions (years, amounts)
-
-    @property
-    def weight(self) -> float:
-        return sum(self.idf.values())
+    weight: float  # the summed IDF of its words
 
     def coverage(self, words: frozenset[str]) -> float:
         """IDF-weighted share of the question's words found in `words`."""
@@ -113,5 +110,6 @@ class Question(msgspec.Struct):
 
 def analyse(text: str, vector: np.ndarray, idf: Callable[[str], float]) -> Question:
     words = frozenset(terms(text))
-    return Question(text=text, vector=vector, terms=words, idf={t: idf(t) for t in words}, kind=answer_type(text),
-                    numbers=frozenset(_NUMBER.findall(text)))
+    weights = {t: idf(t) for t in words}
+    return Question(text=text, vector=vector, terms=words, idf=weights, kind=answer_type(text),
+                    numbers=frozenset(_NUMBER.findall(text)), weight=sum(weights.values()))
