@@ -2,7 +2,7 @@
 then in-process question answering (QAService.ask) on it and where its time goes.
 
 Documents are made by recombining an article's paragraphs (one sentence swapped in from
-another paragraph, sentences rotated), written through index.pipeline.write as ingest
+another paragraph, sentences rotated), written through index.pipeline.records and Store.write_documents as ingest
 does; the build reports its rate and its split between sentence splitting, embedding and
 Chroma writes. Then each sampled squad2-dev question is asked with the components timed
 by wrapping them: embedding, BM25 scoring, the Chroma query (inside dense scoring),
@@ -142,15 +142,21 @@ def build(settings: Settings, passages: int, seed: int, memo: bool) -> dict:
     with ExitStack() as stack:
         stack.enter_context(timings.wrap(pipeline, "chunk", "split"))
         stack.enter_context(timings.wrap(embedder, "embed", "embed"))
-        stack.enter_context(timings.wrap(store, "write_document", "chroma_write"))
+        stack.enter_context(timings.wrap(store, "write_documents", "chroma_write"))
+        batch: list = []
         for document in synthetic_documents(squad_articles(), random.Random(seed)):
             if written >= passages:
                 break
-            p, s = pipeline.write(document, store, embedder, settings)
-            written, sentences, documents = written + p, sentences + s, documents + 1
+            batch.append(pipeline.records(document, embedder, settings))
+            written, sentences, documents = written + len(batch[-1].passages), sentences + len(batch[-1].sentences), documents + 1
+            if sum(len(r.passages) for r in batch) >= pipeline.WRITE_BATCH_PASSAGES:  # as ingest batches its writes
+                store.write_documents(batch, ingested_at="synthetic")
+                batch.clear()
             if time.perf_counter() - last_report >= PROGRESS_EVERY_S:
                 last_report = time.perf_counter()
                 print(f"  {written} passages, {written / (last_report - started):.1f} passages/s", flush=True)
+        if batch:
+            store.write_documents(batch, ingested_at="synthetic")
     write_seconds = time.perf_counter() - started
     lexical_started = time.perf_counter()
     pipeline.refresh_lexical_cache(store, settings)

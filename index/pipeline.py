@@ -21,9 +21,10 @@ from index.embedding import Embedder
 from index.lexical import LexicalIndex, terms
 from index.loading import RawDocument, UnreadableFile, discover, read_document
 from index.splitting import split_passages
-from index.store import SentenceRecord, Store
+from index.store import DocumentRecords, SentenceRecord, Store
 
 log = logging.getLogger(__name__)
+WRITE_BATCH_PASSAGES = 256  # documents are written to Chroma in batches of about this many passages
 
 
 class IngestReport(msgspec.Struct):
@@ -75,16 +76,19 @@ def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Pa
     ]
 
 
-def write(document: Document, store: Store, embedder: Embedder, settings: Settings) -> tuple[int, int]:
+def records(document: Document, embedder: Embedder, settings: Settings) -> DocumentRecords:
+    """Split and embed a document: everything the store needs, nothing written yet."""
     passages = chunk(document, embedder, settings)
     sentences = [SentenceRecord(id=span_id(document, s.start, s.end), passage_id=p.id, doc_id=document.id,
                                 start=s.start, end=s.end, terms=" ".join(terms(document.text[s.start : s.end])))
                  for p in passages for s in p.sentences]
     sentence_vectors = embedder.embed([document.text[s.start : s.end] for s in sentences])
-    passage_vectors = passage_centroids(passages, sentence_vectors)
-    store.write_document(document, passages, passage_vectors, sentences, sentence_vectors,
-                         ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    return len(passages), len(sentences)
+    return DocumentRecords(document=document, passages=passages, passage_vectors=passage_centroids(passages, sentence_vectors),
+                           sentences=sentences, sentence_vectors=sentence_vectors)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def passage_centroids(passages: list[Passage], sentence_vectors: np.ndarray) -> np.ndarray:
@@ -117,6 +121,18 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
     report = IngestReport()
     files = discover(list(paths))
     bar = tqdm(files, unit="file", desc="ingest", disable=not progress)
+    pending: list[tuple[DocumentRecords, bool]] = []  # (records, replaces a stored version)
+
+    def flush() -> None:
+        if pending:
+            store.write_documents([item for item, _ in pending], ingested_at=_now())
+            for item, replaced in pending:
+                (report.replaced if replaced else report.added).append(item.document.id)
+                report.passages += len(item.passages)
+                report.sentences += len(item.sentences)
+            pending.clear()
+            bar.set_postfix(passages=report.passages)
+
     for path in bar:
         try:
             raw = read_document(path)
@@ -130,16 +146,17 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
             log.warning("skipped %s: no text left after cleaning", path)
             report.skipped.append((str(path), "no text left after cleaning"))
             continue
+        if any(item.document.id == document.id for item, _ in pending):
+            flush()  # the same id twice in one run: the later file wins, as in separate runs
         stored = store.get_document(document.id)
         if stored is not None and stored.content_hash == document.content_hash and stored.title == document.title \
                 and {k: v for k, v in stored.metadata.items() if k != "ingested_at"} == document.metadata:
             report.unchanged.append(document.id)
             continue
-        passages, sentences = write(document, store, embedder, settings)
-        (report.replaced if stored is not None else report.added).append(document.id)
-        report.passages += passages
-        report.sentences += sentences
-        bar.set_postfix(passages=report.passages)
+        pending.append((records(document, embedder, settings), stored is not None))
+        if sum(len(item.passages) for item, _ in pending) >= WRITE_BATCH_PASSAGES:
+            flush()
+    flush()
     if settings.store_mode == "embedded":  # the only writer (lock file): no one else's write is in flight
         if orphans := store.remove_orphans():
             log.warning("removed %d records left by an interrupted ingest", orphans)

@@ -104,6 +104,16 @@ class SentenceRecord(msgspec.Struct, frozen=True):
     terms: str = ""  # the analysed words (index.lexical.terms), space-separated: scoring needs no re-analysis
 
 
+class DocumentRecords(msgspec.Struct):
+    """A document ready to store: its passages and sentences with their vectors."""
+
+    document: Document
+    passages: list[Passage]
+    passage_vectors: np.ndarray
+    sentences: list[SentenceRecord]
+    sentence_vectors: np.ndarray
+
+
 class Snapshot(msgspec.Struct):
     """Everything the service keeps in memory, read in one pass."""
 
@@ -205,49 +215,52 @@ class Store:
         existed = bool(self.documents.get(ids=[doc_id], include=[])["ids"])
         if existed:
             self.documents.delete(ids=[doc_id])
-        self._discard_records(doc_id)
+        self._discard_records([doc_id])
         if existed:
             self.bump_generation()
         return existed
 
-    def _discard_records(self, doc_id: str) -> None:
-        """Delete a document's passages and sentences, if it has any (a delete that finds
+    def _discard_records(self, doc_ids: list[str]) -> None:
+        """Delete the documents' passages and sentences, if they have any (a delete that finds
         nothing still costs Chroma tens of milliseconds at scale, a lookup does not)."""
+        where = {"doc_id": {"$in": doc_ids}}
         for collection in (self.sentences, self.passages):
-            if collection.get(where={"doc_id": doc_id}, limit=1, include=[])["ids"]:
-                collection.delete(where={"doc_id": doc_id})
+            if collection.get(where=where, limit=1, include=[])["ids"]:
+                collection.delete(where=where)
 
-    def write_document(self, document: Document, passages: list[Passage], passage_vectors: np.ndarray,
-                       sentences: list[SentenceRecord], sentence_vectors: np.ndarray, ingested_at: str) -> None:
-        """Replace a document. The document record is written last: it is the commit marker,
-        so a crash mid-write leaves only orphans that readers ignore and re-ingest removes."""
-        if self.documents.get(ids=[document.id], include=[])["ids"]:
-            self.documents.delete(ids=[document.id])
-        self._discard_records(document.id)
+    def write_documents(self, batch: list[DocumentRecords], ingested_at: str) -> None:
+        """Replace documents, several per Chroma call. Document records are written last:
+        they are the commit markers, so a crash mid-write leaves only orphans that readers
+        ignore and the next ingest removes."""
+        doc_ids = [item.document.id for item in batch]
+        if existing := self.documents.get(ids=doc_ids, include=[])["ids"]:
+            self.documents.delete(ids=existing)
+        self._discard_records(doc_ids)
+        sentences = [(s, v) for item in batch for s, v in zip(item.sentences, item.sentence_vectors)]
         for part in _chunks(len(sentences), self._batch):
+            rows = sentences[part]
             self.sentences.add(
-                ids=[s.id for s in sentences[part]],
-                embeddings=sentence_vectors[part],
+                ids=[s.id for s, _ in rows], embeddings=np.stack([v for _, v in rows]),
                 metadatas=[{"doc_id": s.doc_id, "passage_id": s.passage_id, "start": s.start, "end": s.end,
-                            "terms": s.terms} for s in sentences[part]],
+                            "terms": s.terms} for s, _ in rows],
             )
+        passages = [(p, v, item.document) for item in batch for p, v in zip(item.passages, item.passage_vectors)]
         for part in _chunks(len(passages), self._batch):
+            rows = passages[part]
             self.passages.add(
-                ids=[p.id for p in passages[part]],
-                embeddings=passage_vectors[part],
-                documents=[document.text[p.start : p.end] for p in passages[part]],
+                ids=[p.id for p, _, _ in rows], embeddings=np.stack([v for _, v, _ in rows]),
+                documents=[d.text[p.start : p.end] for p, _, d in rows],
                 metadatas=[{"doc_id": p.doc_id, "ordinal": p.ordinal, "start": p.start, "end": p.end,
-                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])}
-                           for p in passages[part]],
+                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])} for p, _, _ in rows],
             )
-        centroid = passage_vectors.mean(axis=0) if len(passages) else np.ones(passage_vectors.shape[1])
+        centroids = [item.passage_vectors.mean(axis=0) for item in batch]
         self.documents.add(
-            ids=[document.id],
-            embeddings=[centroid / np.linalg.norm(centroid)],
-            documents=[document.text],
-            metadatas=[{"title": document.title, "source": document.source, "content_hash": document.content_hash,
-                        "ingested_at": ingested_at, "passage_count": len(passages),
-                        "metadata": json.dumps(document.metadata)}],
+            ids=doc_ids,
+            embeddings=[c / np.linalg.norm(c) for c in centroids],
+            documents=[item.document.text for item in batch],
+            metadatas=[{"title": d.title, "source": d.source, "content_hash": d.content_hash, "ingested_at": ingested_at,
+                        "passage_count": len(item.passages), "metadata": json.dumps(d.metadata)}
+                       for item in batch for d in [item.document]],
         )
         self.bump_generation()
 
