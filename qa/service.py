@@ -36,6 +36,7 @@ class QAService:
         self.confidence_model = LinearModel.load("confidence")
         self.ranker = LinearModel.load("ranker")
         self._lock = threading.Lock()
+        self.outage: str | None = None  # set by the watcher while the store does not answer
         self._corpus = Corpus.load(store, settings)
         self.conversations = Conversations(settings.conversation_limit, settings.conversation_ttl_seconds)
         # Requests never wait on the check: a background thread swaps in a new corpus.
@@ -55,10 +56,19 @@ class QAService:
         while not self._stop.wait(REFRESH_SECONDS):
             try:
                 self.refresh()
-            except StoreUnavailable as exc:  # the answering path reports outages; keep watching
-                log.warning("corpus check failed: %s", exc)
+                self.outage = None
+            except StoreUnavailable as exc:
+                if self.outage is None:
+                    log.warning("store unavailable: %s", exc)
+                self.outage = str(exc)
             except Exception:
                 log.exception("corpus check failed")
+
+    def _check_store(self) -> None:
+        """Refuse to answer while the store is down: the in-memory corpus could answer small
+        corpora, but it may be stale (a delete we cannot see), and the store is the truth."""
+        if self.outage is not None:
+            raise StoreUnavailable(self.outage)
 
     def close(self) -> None:
         self._stop.set()
@@ -99,6 +109,7 @@ class QAService:
         """Answer a question; also return the retrieval hits and the composition internals
         (the evaluation reads them, so it measures exactly what the API serves)."""
         started = time.perf_counter()
+        self._check_store()
         corpus = self.corpus
         vector = self.embedder.embed([question])[0]
         k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
@@ -113,6 +124,7 @@ class QAService:
 
     def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> SearchResponse:
         started = time.perf_counter()
+        self._check_store()
         corpus = self.corpus
         hits = Retriever(corpus, self.store, self.ranker).retrieve(query, self.embedder.embed([query])[0], k, doc_ids)
         out = []

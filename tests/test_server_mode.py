@@ -119,6 +119,9 @@ def test_chroma_outage_gives_503_and_answering_resumes_without_restarting(topolo
 
     topology.chroma.stop()
     for url in topology.urls:
+        # Each API notices the outage at its next store check (every 2 s).
+        wait_until(lambda: httpx.post(f"{url}/ask", json=TRADE, timeout=60).status_code == 503,
+                   f"{url} to report the outage", timeout=15)
         asked = httpx.post(f"{url}/ask", json=TRADE, timeout=60)
         assert asked.status_code == 503, asked.text
         assert "document store is unavailable" in asked.json()["detail"]
