@@ -5,14 +5,18 @@ Ingest computed everything here; loading only reads, so a question costs no inde
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
 import numpy as np
 
 from config import Settings
 from index.documents import Document, Passage
 from index.lexical import LexicalIndex, terms
 from index.pipeline import lexical_cache_dir
-from index.store import SentenceRecord, Store
+from index.store import SentenceRecord, Snapshot, Store
 
 
 @dataclass
@@ -54,7 +58,7 @@ class Corpus:
     @classmethod
     def load(cls, store: Store, settings: Settings) -> "Corpus":
         generation = store.generation()
-        snapshot = store.snapshot()
+        snapshot = cached_snapshot(store, Path(settings.data_dir) / "snapshots" / store.prefix, generation)
         texts = [snapshot.documents[p.doc_id].text[p.start : p.end] for p in snapshot.passages]
         lexical = LexicalIndex.cached(lexical_cache_dir(settings, store.prefix), generation,
                                       [p.id for p in snapshot.passages], texts)
@@ -76,3 +80,35 @@ class Corpus:
         wanted = set(doc_ids)
         return np.array([p.doc_id in wanted for p in self.passages], dtype=bool)
 
+
+class _SnapshotRecords(msgspec.Struct):
+    documents: dict[str, Document]
+    passages: list[Passage]
+    sentences: list[SentenceRecord]
+
+
+def cached_snapshot(store: Store, folder: Path, generation: str) -> Snapshot:
+    """The store's snapshot for this generation, from a local cache when one was saved:
+    reading every sentence vector back from Chroma is most of a cold start (and minutes at
+    100k passages). The cache is derived state, keyed by the generation, so never stale."""
+    records, vectors = folder / f"{generation}.msgpack", folder / f"{generation}.npy"
+    if records.exists() and vectors.exists():
+        try:
+            meta = msgspec.msgpack.decode(records.read_bytes(), type=_SnapshotRecords)
+            return Snapshot(documents=meta.documents, passages=meta.passages, sentences=meta.sentences,
+                            sentence_vectors=np.load(vectors))
+        except (OSError, ValueError, msgspec.DecodeError):
+            pass  # a damaged cache is rebuilt below
+    snapshot = store.snapshot()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+        tmp = folder / f"{generation}.{os.getpid()}.tmp"
+        np.save(tmp, snapshot.sentence_vectors)
+        tmp.with_suffix(".tmp.npy").replace(vectors)
+        tmp.write_bytes(msgspec.msgpack.encode(_SnapshotRecords(snapshot.documents, snapshot.passages, snapshot.sentences)))
+        tmp.replace(records)  # written last: its presence means the pair is complete
+    except OSError:
+        pass  # a read-only data dir only costs the slow path next time
+    return snapshot
