@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from reporting import write_report  # noqa: E402  (beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -200,9 +201,7 @@ def main() -> int:
         accuracy = f"{row['accuracy']:.3f}" if "accuracy" in row else ""
         print(f"{kind:<11}{row['quotes']:>7}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['max_ms']:>9.2f}"
               f"{row['cpu_p50_ms']:>9.2f}{row['cpu_p99_ms']:>9.2f}{accuracy:>10}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_report(args.output, report)
     return 0
 
 

@@ -39,6 +39,7 @@ from index.store import Store
 from qa.answer import Composer
 from qa.retrieval import Retriever
 from qa.service import QAService
+from reporting import write_report  # noqa: E402  (beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUAD = ROOT.parent / "shared" / "eval" / "squad2-dev"
@@ -255,9 +256,7 @@ def main() -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             report = run(args, Path(tmp))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_report(args.output, report)
     return 0
 
 

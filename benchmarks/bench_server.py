@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from reporting import write_report  # noqa: E402  (beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"
@@ -251,9 +252,7 @@ def main() -> int:
     report = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
               "load_average_at_start": os.getloadavg(), "duration_s": args.duration,
               "corpora": {name: bench_corpus(name, *available[name], args) for name in wanted if name in available}}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_report(args.output, report)
     return 0
 
 
