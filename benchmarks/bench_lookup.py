@@ -15,7 +15,6 @@ Prints a table and writes benchmarks/results/lookup.json."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re

@@ -1,5 +1,5 @@
 """Ingestion end to end: files -> cleaned documents -> passages and sentences -> vectors ->
-Chroma, then the lexical index. Re-running is safe: unchanged files are skipped, changed
+Chroma. Re-running is safe: unchanged files are skipped, changed
 ones replaced, and a run killed midway is completed by the next one."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from index.bylines import find_byline
 from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
-from index.lexical import LexicalIndex, terms
+from index.lexical import terms
 from index.loading import RawDocument, UnreadableFile, discover, read_document
 from index.splitting import split_passages
 from index.store import DocumentRecords, SentenceRecord, Store
@@ -100,16 +100,6 @@ def passage_centroids(passages: list[Passage], sentence_vectors: np.ndarray) -> 
     return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
-def refresh_lexical_cache(store: Store, settings: Settings) -> LexicalIndex:
-    """Build (or reuse) the BM25 index for the store's current version."""
-    ids, texts = store.passage_texts()
-    return LexicalIndex.cached(lexical_cache_dir(settings, store.prefix), store.generation(), ids, texts)
-
-
-def lexical_cache_dir(settings: Settings, prefix: str) -> Path:
-    return Path(settings.data_dir) / "lexical" / prefix
-
-
 def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True,
            sources: Mapping[Path, str] | None = None) -> IngestReport:
     """`sources` names where a file came from when its path says nothing (an upload's temporary file)."""
@@ -161,6 +151,5 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
         if orphans := store.remove_orphans():
             log.warning("removed %d records left by an interrupted ingest", orphans)
             store.bump_generation()
-    refresh_lexical_cache(store, settings)
     report.seconds = perf_counter() - started
     return report

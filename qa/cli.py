@@ -35,6 +35,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = ingest([p for p in args.paths if p.exists()], store, embedder, settings, progress=not args.quiet)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    from qa.corpus import Corpus
+
+    Corpus.load(store, settings)  # saves the read model's caches: the next server start is fast
     print(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
           f"skipped {len(report.skipped)}; {report.passages} passages, {report.sentences} sentences "
           f"in {report.seconds:.1f} s")

@@ -15,7 +15,6 @@ import numpy as np
 from config import Settings
 from index.documents import Document, Passage
 from index.lexical import LexicalIndex, terms
-from index.pipeline import lexical_cache_dir
 from index.store import SentenceRecord, Snapshot, Store
 
 
@@ -57,10 +56,13 @@ class Corpus:
 
     @classmethod
     def load(cls, store: Store, settings: Settings) -> "Corpus":
+        """Read the committed corpus; the snapshot and the BM25 index come from local caches
+        under data_dir when they were saved for this generation (ingest saves them)."""
         generation = store.generation()
-        snapshot = cached_snapshot(store, Path(settings.data_dir) / "snapshots" / store.prefix, generation)
+        cache = Path(settings.data_dir)
+        snapshot = cached_snapshot(store, cache / "snapshots" / store.prefix, generation)
         texts = [snapshot.documents[p.doc_id].text[p.start : p.end] for p in snapshot.passages]
-        lexical = LexicalIndex.cached(lexical_cache_dir(settings, store.prefix), generation,
+        lexical = LexicalIndex.cached(cache / "lexical" / store.prefix, generation,
                                       [p.id for p in snapshot.passages], texts)
         return cls(generation=generation, documents=snapshot.documents, passages=snapshot.passages,
                    sentences=snapshot.sentences, sentence_vectors=snapshot.sentence_vectors, lexical=lexical)
