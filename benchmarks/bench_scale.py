@@ -185,7 +185,7 @@ def ask_profile(service: QAService, asked: list[str], max_seconds: float) -> dic
     components: list[tuple[object, str, str]] = [
         (service.embedder, "embed", "embed"), (Retriever, "lexical_scores", "lexical_bm25"),
         (Retriever, "dense_scores", "dense"), (Store, "query_sentences", "chroma_query"),
-        (Composer, "compose", "compose"), (Store, "generation", "corpus_change_check"),
+        (Composer, "compose", "compose"),
     ]
     deadline = time.perf_counter() + max_seconds
     with ExitStack() as stack:

@@ -110,8 +110,8 @@ def main() -> int:
     per_question = []
     for q in tqdm(questions, desc="features", unit="q"):
         vector = service.embedder.embed([q.question])[0]
-        hits = retriever.retrieve(q.question, vector, max(settings.default_top_k, settings.answer_passages))
-        analysed = composer.analyse(q.question, vector)
+        analysed = analyse(q.question, vector, corpus.lexical.idf)
+        hits = retriever.retrieve(analysed, max(settings.default_top_k, settings.answer_passages))
         rows, hit_of, features = composer.sentence_features(analysed, hits)
         labels = np.array([q.answerable and any(a.lower() in corpus.sentence_text(int(r)).lower() for a in q.answers)
                            for r in rows], dtype=bool)

@@ -195,21 +195,10 @@ class Store:
         """`writer=False` opens an embedded store for reading beside the process that writes it."""
         return cls(_client(settings, writer), prefix or settings.collection)
 
-    def heartbeat(self) -> bool:
-        try:
-            self._client.heartbeat()
-            return True
-        except Exception:
-            return False
-
     def counts(self) -> dict[str, int]:
         return {"documents": self.documents.count(), "passages": self.passages.count(), "sentences": self.sentences.count()}
 
     # ---- writes -------------------------------------------------------------------
-    def stored_hash(self, doc_id: str) -> str | None:
-        found = self.documents.get(ids=[doc_id], include=["metadatas"])
-        return found["metadatas"][0]["content_hash"] if found["ids"] else None
-
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document; its record goes first so that readers stop seeing it at once."""
         existed = bool(self.documents.get(ids=[doc_id], include=[])["ids"])
@@ -305,13 +294,6 @@ class Store:
         if not found["ids"]:
             return None
         return self._document(doc_id, found["documents"][0], found["metadatas"][0])
-
-    def passage_texts(self) -> tuple[list[str], list[str]]:
-        """Ids and texts of the committed passages (what the lexical index is built from)."""
-        committed = set(self.documents.get(include=[])["ids"])
-        raw = self._all(self.passages, ["documents", "metadatas"])
-        rows = [(i, t) for i, t, m in zip(raw["ids"], raw["documents"], raw["metadatas"]) if m["doc_id"] in committed]
-        return [i for i, _ in rows], [t for _, t in rows]
 
     def generation(self) -> str:
         """A token that changes whenever a document is written or deleted: one small read,

@@ -14,7 +14,7 @@ from index.lexical import terms
 from qa.confidence import LinearModel
 from qa.citations import citation_id
 from qa.corpus import Corpus
-from qa.question import AnswerType, Question, analyse, answer_span
+from qa.question import AnswerType, Question, answer_span
 from qa.retrieval import Hit
 from qa.schemas import AnswerSentence, Citation, RelatedPassage
 
@@ -51,9 +51,6 @@ class Composer:
         self.confidence_model = confidence_model.checked(CONFIDENCE_FEATURES)
         self.min_confidence = min_confidence
         self.passages = passages
-
-    def analyse(self, text: str, vector: np.ndarray) -> Question:
-        return analyse(text, vector, self.corpus.lexical.idf)
 
     def sentence_features(self, question: Question, hits: list[Hit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sentence rows, hit index per row, feature matrix in SENTENCE_FEATURES order)."""
@@ -165,8 +162,7 @@ class Composer:
                                       text=self.corpus.passage_text(hit.passage), score=round(hit.score, 5)))
         return out
 
-    def compose(self, text: str, vector: np.ndarray, hits: list[Hit]) -> Composition:
-        question = self.analyse(text, vector)
+    def compose(self, question: Question, hits: list[Hit]) -> Composition:
         rows, hit_of, features = self.sentence_features(question, hits)
         if not len(rows) or not question.terms and question.kind is AnswerType.OTHER:
             return Composition(answered=False, sentences=[], citations=[], confidence=0.0, features={},

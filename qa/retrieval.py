@@ -13,7 +13,7 @@ from index.lexical import terms
 from index.store import Store
 from qa.confidence import LinearModel
 from qa.corpus import Corpus
-from qa.question import Question, analyse
+from qa.question import Question
 
 RRF_K = 60
 DENSE_SENTENCES = 100  # nearest sentences fetched per question
@@ -121,10 +121,9 @@ class Retriever:
                                       {r: i for i, r in enumerate(lexical_ranked)}, {r: i for i, r in enumerate(dense_ranked)})
         return pool, features, lexical[pool]
 
-    def retrieve(self, text: str, vector: np.ndarray, k: int, doc_ids: list[str] | None = None) -> list[Hit]:
+    def retrieve(self, question: Question, k: int, doc_ids: list[str] | None = None) -> list[Hit]:
         if not self.corpus.passages:
             return []
-        question = analyse(text, vector, self.corpus.lexical.idf)
         pool, features, lexical = self.pool(question, doc_ids)
         scores = self.ranker.logits(features) if self.ranker and len(pool) else features[:, 0] / RRF_K
         order = np.argsort(-scores, kind="stable")[:k]

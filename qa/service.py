@@ -19,6 +19,7 @@ from qa.answer import Composer, Composition, answer_text
 from qa.confidence import LinearModel
 from qa.conversation import Conversations, resolve
 from qa.corpus import Corpus
+from qa.question import analyse
 from qa.retrieval import Hit, Retriever
 from qa.schemas import AskResponse, SearchHit, SearchResponse
 
@@ -111,11 +112,11 @@ class QAService:
         started = time.perf_counter()
         self._check_store()
         corpus = self.corpus
-        vector = self.embedder.embed([question])[0]
+        analysed = analyse(question, self.embedder.embed([question])[0], corpus.lexical.idf)
         k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
-        hits = Retriever(corpus, self.store, self.ranker).retrieve(question, vector, k, doc_ids)
+        hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
         composition = Composer(corpus, self.sentence_model, self.confidence_model, self.settings.min_confidence,
-                               self.settings.answer_passages).compose(question, vector, hits)
+                               self.settings.answer_passages).compose(analysed, hits)
         response = AskResponse(answered=composition.answered, answer=answer_text(composition),
                                sentences=composition.sentences, citations=composition.citations,
                                confidence=composition.confidence, related=composition.related,
@@ -126,7 +127,8 @@ class QAService:
         started = time.perf_counter()
         self._check_store()
         corpus = self.corpus
-        hits = Retriever(corpus, self.store, self.ranker).retrieve(query, self.embedder.embed([query])[0], k, doc_ids)
+        analysed = analyse(query, self.embedder.embed([query])[0], corpus.lexical.idf)
+        hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
         out = []
         for rank, hit in enumerate(hits, start=1):
             passage = corpus.passages[hit.passage]
