@@ -225,3 +225,15 @@ def test_static_paths_cannot_escape(client, path):
     response = client.get(path)
     assert response.status_code in (400, 404), (path, response.status_code)
     assert "root:" not in response.text and "[project]" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/ask", "/ask/stream", "/citations/lookup"])
+def test_hostile_json_bodies_get_400(client, path):
+    """Invalid UTF-8 and deeply nested arrays (2 KB of brackets) are bad requests, not 500s."""
+    response = client.post(path, content=b'{"question": "trade \xff china", "quote": "a \xff b"}',
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    deep = '{"question": "trade", "quote": "trade", "filters": {"doc_ids": ' + "[" * 1000 + "]" * 1000 + "}}"
+    response = client.post(path, content=deep.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.json()["detail"]

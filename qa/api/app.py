@@ -12,7 +12,8 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_500_INTERNAL_SERVER_ERROR,
+                                   HTTP_503_SERVICE_UNAVAILABLE)
 
 from config import Settings, load_settings
 from index.store import StoreUnavailable
@@ -37,6 +38,12 @@ log = logging.getLogger("qa.api")
 def _store_unavailable(_: Request, exc: Exception) -> Response:
     return Response({"status_code": 503, "detail": f"the document store is unavailable: {exc}"},
                     status_code=HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _too_deep(_: Request, exc: Exception) -> Response:
+    # msgspec decodes request bodies recursively: a 2 KB body of nested arrays exhausts the stack.
+    return Response({"status_code": 400, "detail": "the JSON body is nested too deeply"},
+                    status_code=HTTP_400_BAD_REQUEST)
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
@@ -76,7 +83,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # Outermost first: the access log and the metrics see every response, 429s included.
         middleware=[RequestIdMiddleware(), prometheus_config().middleware,
                     *([rate_limit.middleware] if rate_limit else [])],
-        exception_handlers={StoreUnavailable: _store_unavailable, Exception: _unexpected},
+        exception_handlers={StoreUnavailable: _store_unavailable, RecursionError: _too_deep, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="News QA", version="0.1.0",
                                      description="Extractive, citation-first answers over a news collection.",
                                      openapi_router=Router("/schema", route_handlers=[], opt={PUBLIC: True},
