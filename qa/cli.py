@@ -12,6 +12,17 @@ import msgspec
 
 from config import Settings, load_settings
 from qa.references import STYLES
+from qa.schemas import Question, TopK
+
+
+def _valid(kind, what: str):
+    """An argparse type that applies the API's own bounds (so `qa` and HTTP refuse the same input)."""
+    def parse(text: str):
+        try:
+            return msgspec.convert(int(text) if kind is TopK else text, kind)
+        except (ValueError, msgspec.ValidationError) as exc:
+            raise argparse.ArgumentTypeError(f"invalid {what}: {exc}") from None
+    return parse
 
 
 def _service(settings: Settings):
@@ -169,14 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_delete)
 
     p = sub.add_parser("ask", help="answer a question with cited quotes")
-    p.add_argument("question")
-    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("question", type=_valid(Question, "question"))
+    p.add_argument("--top-k", type=_valid(TopK, "--top-k (1-50)"), default=None)
     p.add_argument("--json", action="store_true", help="print the API's JSON response")
     p.set_defaults(run=cmd_ask)
 
     p = sub.add_parser("search", help="ranked passages for a query")
-    p.add_argument("query")
-    p.add_argument("-k", type=int, default=10)
+    p.add_argument("query", type=_valid(Question, "query"))
+    p.add_argument("-k", type=_valid(TopK, "-k (1-50)"), default=10)
     p.set_defaults(run=cmd_search)
 
     p = sub.add_parser("cite", help="find where a quote comes from, with context and a reference")
