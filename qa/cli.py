@@ -146,8 +146,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             cmd_ingest(argparse.Namespace(paths=[seeds], quiet=False), settings)
     # Settings reach the workers through the environment (QA_* variables).
     os.environ["QA_HOST"], os.environ["QA_PORT"] = args.host or settings.host, str(args.port or settings.port)
+    # The rate limit keys on the client address: only listed proxies may name another one
+    # (uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, letting it be rotated).
     uvicorn.run("qa.api.app:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
-                workers=workers, log_level="info")
+                workers=workers, log_level="info", proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies or None)
     return 0
 
 

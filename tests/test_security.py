@@ -237,3 +237,25 @@ def test_hostile_json_bodies_get_400(client, path):
     response = client.post(path, content=deep.encode(), headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_rate_limit_keys_on_the_peer_unless_the_proxy_is_trusted(tmp_path, trusted):
+    """A client rotating X-Forwarded-For from loopback is still one client; behind a listed
+    proxy, the forwarded address is the client."""
+    import os
+
+    import httpx
+
+    from tests.servers import api_server, free_port
+
+    port = free_port()
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_MODEL_CACHE_DIR": str(SEEDS.parent / "data" / "models"),
+           "QA_RATE_LIMIT_PER_MINUTE": "5", "QA_TRUSTED_PROXIES": trusted}
+    server = api_server(port, env, tmp_path / "api.log").start()
+    try:
+        statuses = [httpx.get(f"http://127.0.0.1:{port}/documents", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+                    for n in range(8)]
+    finally:
+        server.stop()
+    assert (429 in statuses) == (not trusted), statuses
