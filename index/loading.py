@@ -27,10 +27,11 @@ class RawDocument(msgspec.Struct):
 
 
 def document_id(path: Path) -> str:
-    """The id a file's document gets: its file name without suffix, made URL-safe.
+    """The id a file's document gets: its path (relative to the folder it was found in)
+    without suffix, made URL-safe: `a/report.txt` gives `a-report`, `report.txt` `report`.
 
-    Re-ingesting a file with the same name replaces that document."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-") or "document"
+    Re-ingesting a file at the same place replaces that document."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(path.with_suffix(""))).strip("-") or "document"
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -102,7 +103,7 @@ def _sidecar(path: Path) -> dict[str, str]:
             if k in METADATA_FIELDS and v not in (None, "", [])}
 
 
-def read_document(path: Path) -> RawDocument:
+def read_document(path: Path, doc_id: str | None = None) -> RawDocument:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFile(f"{path}: unsupported file type {suffix or '(none)'}")
@@ -117,15 +118,33 @@ def read_document(path: Path) -> RawDocument:
     elif suffix in (".html", ".htm"):
         metadata, text = _html_to_text(text)
     metadata.update(_sidecar(path))
-    return RawDocument(doc_id=document_id(path), source=str(path), paragraphs=split_paragraphs(text), metadata=metadata)
+    return RawDocument(doc_id=doc_id or document_id(Path(path.name)), source=str(path),
+                       paragraphs=split_paragraphs(text), metadata=metadata)
 
 
 def discover(paths: list[Path]) -> list[Path]:
     """Files to ingest: the given files, and supported files found under given folders."""
-    found: list[Path] = []
+    return [path for path, _ in discover_with_ids(paths)[0]]
+
+
+def discover_with_ids(paths: list[Path], follow_links: bool = False
+                      ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """`discover`, with each file's document id: from its path within the folder it was
+    found in (so `a/report.txt` and `b/report.txt` stay two documents), or from its name.
+    Also returns the files refused, with why: a symbolic link inside a folder that points
+    out of it (`link.txt -> /etc/passwd`) unless `follow_links`."""
+    found: list[tuple[Path, str]] = []
+    refused: list[tuple[Path, str]] = []
     for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES))
-        else:
-            found.append(path)
-    return found
+        if not path.is_dir():
+            found.append((path, document_id(Path(path.name))))
+            continue
+        root = path.resolve()
+        for p in sorted(path.rglob("*")):
+            if not p.is_file() or p.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            if not follow_links and not p.resolve().is_relative_to(root):
+                refused.append((p, f"a link to {p.resolve()}, outside {path} (--follow-links to ingest it)"))
+                continue
+            found.append((p, document_id(p.relative_to(path))))
+    return found, refused

@@ -19,7 +19,7 @@ from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
 from index.lexical import terms
-from index.loading import RawDocument, UnreadableFile, discover, read_document
+from index.loading import RawDocument, UnreadableFile, discover_with_ids, read_document
 from index.splitting import split_passages
 from index.store import DocumentRecords, SentenceRecord, Store
 
@@ -101,16 +101,21 @@ def passage_centroids(passages: list[Passage], sentence_vectors: np.ndarray) -> 
 
 
 def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True,
-           sources: Mapping[Path, str] | None = None) -> IngestReport:
-    """`sources` names where a file came from when its path says nothing (an upload's temporary file)."""
+           sources: Mapping[Path, str] | None = None, follow_links: bool = False) -> IngestReport:
+    """`sources` names where a file came from when its path says nothing (an upload's temporary
+    file); `follow_links` also ingests links that point out of the folders given."""
     from time import perf_counter
 
     from tqdm import tqdm
 
     started = perf_counter()
     report = IngestReport()
-    files = discover(list(paths))
+    files, refused = discover_with_ids(list(paths), follow_links)
+    for path, reason in refused:
+        log.warning("skipped %s: %s", path, reason)
+        report.skipped.append((str(path), reason))
     bar = tqdm(files, unit="file", desc="ingest", disable=not progress)
+    claimed: dict[str, Path] = {}  # document id -> the file of this run that has it
     pending: list[tuple[DocumentRecords, bool]] = []  # (records, replaces a stored version)
 
     def flush() -> None:
@@ -123,9 +128,15 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
             pending.clear()
             bar.set_postfix(passages=report.passages)
 
-    for path in bar:
+    for path, doc_id in bar:
+        if doc_id in claimed:  # report.txt beside report.md: never let one silently replace the other
+            reason = f"same document id {doc_id!r} as {claimed[doc_id]}: rename one of them"
+            log.warning("skipped %s: %s", path, reason)
+            report.skipped.append((str(path), reason))
+            continue
+        claimed[doc_id] = path
         try:
-            raw = read_document(path)
+            raw = read_document(path, doc_id)
             raw.source = (sources or {}).get(path, raw.source)
             document = prepare(raw)
         except UnreadableFile as exc:
@@ -136,8 +147,6 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
             log.warning("skipped %s: no text left after cleaning", path)
             report.skipped.append((str(path), "no text left after cleaning"))
             continue
-        if any(item.document.id == document.id for item, _ in pending):
-            flush()  # the same id twice in one run: the later file wins, as in separate runs
         stored = store.get_document(document.id)
         if stored is not None and stored.content_hash == document.content_hash and stored.title == document.title \
                 and {k: v for k, v in stored.metadata.items() if k != "ingested_at"} == document.metadata:

@@ -43,7 +43,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     store = Store.open(settings)
     # Ingest owns the machine: let the embedder use every core.
     embedder = load_embedder(settings, threads=os.cpu_count() or 1)
-    report = ingest([p for p in args.paths if p.exists()], store, embedder, settings, progress=not args.quiet)
+    report = ingest([p for p in args.paths if p.exists()], store, embedder, settings, progress=not args.quiet,
+                    follow_links=args.follow_links)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     from qa.corpus import Corpus
@@ -143,7 +144,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.ingest_seeds:
         seeds = Path(settings.seeds_dir)
         if seeds.exists():
-            cmd_ingest(argparse.Namespace(paths=[seeds], quiet=False), settings)
+            cmd_ingest(argparse.Namespace(paths=[seeds], quiet=False, follow_links=False), settings)
     # Settings reach the workers through the environment (QA_* variables).
     os.environ["QA_HOST"], os.environ["QA_PORT"] = args.host or settings.host, str(args.port or settings.port)
     # The rate limit keys on the client address: only listed proxies may name another one
@@ -176,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add or update articles (.txt, .md, .html files or folders)")
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also ingest symbolic links that point outside the folders given")
     p.set_defaults(run=cmd_ingest)
 
     p = sub.add_parser("delete", help="remove documents by id")

@@ -93,3 +93,37 @@ def test_unsupported_suffix_is_rejected(tmp_path):
     path.write_bytes(b"%PDF-1.4")
     with pytest.raises(UnreadableFile, match="unsupported"):
         read_document(path)
+
+
+def test_same_stem_files_in_a_folder_are_never_lost(tmp_path, embedder, store_and_settings):
+    """`a/report.txt` and `b/report.md` are two documents; `report.txt` beside `report.md`
+    cannot both have the id `report`: the second is skipped with a reason, not a silent replace."""
+    store, settings = store_and_settings
+    corpus = tmp_path / "corpus"
+    for folder, name, text in [("a", "report.txt", "First report\n\nThe first report says the river flooded."),
+                               ("b", "report.md", "# Second report\n\nThe second report says the bridge held."),
+                               ("b", "report.txt", "Third\n\nA third file with the same stem as the second.")]:
+        (corpus / folder).mkdir(parents=True, exist_ok=True)
+        (corpus / folder / name).write_text(text + "\n")
+    report = ingest([corpus], store, embedder, settings, progress=False)
+    assert sorted(report.added) == ["a-report", "b-report"]
+    assert [(path.endswith("b/report.txt"), "same document id" in reason) for path, reason in report.skipped] \
+        == [(True, True)]
+    assert "river flooded" in store.get_document("a-report").text
+    assert "bridge held" in store.get_document("b-report").text
+
+
+def test_links_out_of_the_folder_are_refused_unless_asked(tmp_path, embedder, store_and_settings):
+    store, settings = store_and_settings
+    secret = tmp_path / "outside.txt"
+    secret.write_text("Secret\n\nThe password is swordfish and must not be ingested.\n")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEEDS / "000_05abd8f469b4269b.txt", corpus / "inside.txt")
+    (corpus / "link.txt").symlink_to(secret)
+    (corpus / "alias.txt").symlink_to(corpus / "inside.txt")  # a link that stays inside is fine
+    report = ingest([corpus], store, embedder, settings, progress=False)
+    assert sorted(report.added) == ["alias", "inside"]
+    assert [("link.txt" in path, "outside" in reason) for path, reason in report.skipped] == [(True, True)]
+    followed = ingest([corpus], store, embedder, settings, progress=False, follow_links=True)
+    assert followed.added == ["link"]
