@@ -259,3 +259,19 @@ def test_rate_limit_keys_on_the_peer_unless_the_proxy_is_trusted(tmp_path, trust
     finally:
         server.stop()
     assert (429 in statuses) == (not trusted), statuses
+
+
+def test_html_pages_send_a_content_security_policy_and_refuse_framing(client):
+    import base64
+    import hashlib
+    import re
+
+    page = client.get("/")
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in policy and page.headers["x-frame-options"] == "SAMEORIGIN"
+    inline = re.search(rb"<script>(.*?)</script>", page.content, re.S).group(1)
+    assert f"'sha256-{base64.b64encode(hashlib.sha256(inline).digest()).decode()}'" in policy
+    doc_id = client.get("/documents").json()["documents"][0]["id"]
+    article = client.get(f"/documents/{doc_id}?format=html")
+    assert "frame-ancestors 'self'" in article.headers["content-security-policy"]
+    assert "script-src 'self';" in article.headers["content-security-policy"]  # no inline script allowed

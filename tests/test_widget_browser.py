@@ -145,8 +145,13 @@ def _answers(page):
 def test_demo_page_streams_a_cited_answer_and_shows_the_quote(page, servers):
     from playwright.sync_api import expect
 
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
     page.goto(servers.api + "/")
     expect(page).to_have_title("News QA · Ask the archive")
+    # The page's own inline script ran under its Content-Security-Policy: it listed the articles.
+    expect(page.locator("#articles li").first).not_to_have_text("The article list is unavailable.")
+    expect(page.locator("#snippet")).to_contain_text(servers.api)
     launcher = page.get_by_role("button", name="Open chat")
     expect(launcher).to_have_attribute("aria-expanded", "false")
     launcher.click()
@@ -157,6 +162,7 @@ def test_demo_page_streams_a_cited_answer_and_shows_the_quote(page, servers):
     answer = _answers(page).last
     expect(answer.locator(".sentence").first).to_contain_text("$240.1 billion")
     expect(answer.locator(".sentence mark").first).to_have_text("$240.1 billion")  # the short answer span
+    assert not violations, violations
     marker = answer.get_by_role("button", name="Show source 1")
     expect(marker).to_be_enabled()
     expect(answer.get_by_role("list", name="Sources").get_by_role("listitem").first).to_be_visible()

@@ -11,6 +11,7 @@ from litestar.params import Parameter
 
 from index.documents import Document
 from qa.api.media import TEXT, alternative_media
+from qa.api.static import NO_FRAMING, page_policy
 from qa.highlight import BadHighlight, parse_ranges, render_html
 from qa.schemas import DocumentDetail, DocumentList, DocumentSummary, HighlightedRange
 from qa.service import QAService
@@ -60,7 +61,9 @@ class DocumentController(Controller):
         except BadHighlight as exc:
             raise ValidationException(str(exc)) from exc
         if wants_html(request, response_format):
-            return Response(render_html(document, ranges), media_type=MediaType.HTML)
+            page = render_html(document, ranges)
+            return Response(page, media_type=MediaType.HTML,
+                            headers={"Content-Security-Policy": page_policy(page.encode()), **NO_FRAMING})
         passages = sum(1 for p in corpus.passages if p.doc_id == doc_id)
         return Response(DocumentDetail(
             **{f: getattr(summary(document, passages), f) for f in DocumentSummary.__struct_fields__},
