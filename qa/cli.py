@@ -150,7 +150,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # The rate limit keys on the client address: only listed proxies may name another one
     # (uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, letting it be rotated).
     uvicorn.run("qa.api.app:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
-                workers=workers, log_level="info", proxy_headers=bool(settings.trusted_proxies),
+                workers=workers, log_level="info", access_log=False,  # the app logs each request once, with its id
+                proxy_headers=bool(settings.trusted_proxies),
                 forwarded_allow_ips=settings.trusted_proxies or None)
     return 0
 
