@@ -11,6 +11,9 @@ from msgspec import Meta
 Question = Annotated[str, Meta(min_length=1, max_length=1000, pattern=r"\S",
                                description="The question, in plain words. Must contain a non-space character.")]
 TopK = Annotated[int, Meta(ge=1, le=50, description="How many passages to retrieve.")]
+Offset = Annotated[int, Meta(ge=0, description=(
+    "Character offset in the stored document text, counted in Unicode code points (as Python indexes "
+    "a str), not UTF-16 code units (JavaScript) or bytes."))]
 DocId = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
@@ -31,12 +34,12 @@ class Citation(msgspec.Struct):
     doc_id: str
     title: str
     passage_id: str
-    start: int
-    end: int
+    start: Offset
+    end: Offset
     quote: str
     score: float
-    answer_start: int | None = None
-    answer_end: int | None = None
+    answer_start: Offset | None = None
+    answer_end: Offset | None = None
     answer_text: str | None = None
 
 
@@ -49,8 +52,8 @@ class RelatedPassage(msgspec.Struct):
     doc_id: str
     title: str
     passage_id: str
-    start: int
-    end: int
+    start: Offset
+    end: Offset
     text: str
     score: float
 

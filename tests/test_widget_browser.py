@@ -34,6 +34,15 @@ The Zanzibar harbour festival drew 48,000 visitors in 2021, {PAYLOAD} according 
 The fireworks display lasted forty minutes <script>alert("script")</script> and was paid for by the port authority.
 """
 
+# Emoji and rare CJK characters are two UTF-16 units each, combining marks one code point
+# each: offsets counted in code points (the API) and in UTF-16 (JavaScript) part after them.
+UNICODE_ARTICLE = """Lantern fair 🎉🏮 in 𠮷野 brings records
+
+Crowds 🎉🎉 at the 𠮷野 lantern fair in Nara (奈良) spent a record ¥1.8 million on lanterns, organisers said.
+
+Visitors from Kyóto and Zürich 🚄 arrived by train on Saturday morning.
+"""
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -83,6 +92,7 @@ def servers(tmp_path_factory) -> Iterator[Servers]:
     articles = tmp / "hostile"
     articles.mkdir()
     (articles / "harbour.txt").write_text(HOSTILE_ARTICLE)
+    (articles / "lanterns.txt").write_text(UNICODE_ARTICLE)
     subprocess.run([*qa, "ingest", "--quiet", str(articles)], env=env, cwd=ROOT, check=True, capture_output=True)
 
     site = tmp / "site"
@@ -297,3 +307,20 @@ def test_article_text_that_looks_like_html_stays_inert(page, servers):
     }""")
     assert counts == {"img": 0, "script": 0}
     assert page.dialogs == []
+
+
+def test_offsets_after_emoji_cjk_and_combining_marks_highlight_the_right_text(page, servers):
+    """The API's offsets are code points; the widget converts them before slicing strings."""
+    from playwright.sync_api import expect
+
+    page.goto(servers.api + "/")
+    page.get_by_role("button", name="Open chat").click()
+    _ask(page, "How much did visitors spend at the lantern fair in Nara?")
+    answer = _answers(page).last
+    expect(answer.locator(".sentence").first).to_contain_text("¥1.8 million")
+    expect(answer.locator(".sentence mark").first).to_have_text("¥1.8 million")
+    answer.get_by_role("button", name="Show source 1").click()
+    quote = page.locator("news-qa-chat mark.quote")
+    expect(quote).to_have_text("Crowds 🎉🎉 at the 𠮷野 lantern fair in Nara (奈良) spent a record ¥1.8 million on "
+                               "lanterns, organisers said.")
+    expect(page.locator("news-qa-chat .context mark.answer")).to_have_text("¥1.8 million")

@@ -206,11 +206,27 @@ textarea::placeholder { color: #98a1ae; }
     return out;
   }
 
-  /** The answer span of a citation, relative to its quote (null when there is none). */
+  /**
+   * The API counts offsets in Unicode code points (characters as Python counts them); a
+   * JavaScript string indexes UTF-16 units, two per emoji or rare CJK character. The UTF-16
+   * index of the `codePoints`-th character of `text` (-1 past its end).
+   */
+  function utf16Index(text, codePoints) {
+    let units = 0;
+    let seen = 0;
+    for (const character of text) {
+      if (seen === codePoints) break;
+      units += character.length;
+      seen += 1;
+    }
+    return seen === codePoints ? units : -1;
+  }
+
+  /** The answer span of a citation, in UTF-16 units of its quote (null when there is none). */
   function answerInQuote(citation) {
     if (citation.answer_start == null || citation.answer_end == null) return null;
-    const start = citation.answer_start - citation.start;
-    const end = citation.answer_end - citation.start;
+    const start = utf16Index(citation.quote, citation.answer_start - citation.start);
+    const end = utf16Index(citation.quote, citation.answer_end - citation.start);
     return citation.quote.slice(start, end) === citation.answer_text ? [start, end] : null;
   }
 
@@ -455,8 +471,8 @@ textarea::placeholder { color: #98a1ae; }
       const byline = [meta.author, meta.publisher, meta.date].filter(Boolean).join(" · ");
       if (byline) nodes.push(el("p", { class: "byline" }, byline));
       const paragraph = (detail.paragraph && detail.paragraph.text) || "";
-      const qs = detail.quote_start_in_paragraph;
-      const qe = detail.quote_end_in_paragraph;
+      const qs = utf16Index(paragraph, detail.quote_start_in_paragraph);
+      const qe = utf16Index(paragraph, detail.quote_end_in_paragraph);
       const box = el("blockquote", { class: "context" });
       if (paragraph.slice(qs, qe) !== citation.quote) return this.quoteOnly(citation);
       const alone = paragraph.trim() === citation.quote.trim();
