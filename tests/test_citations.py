@@ -360,3 +360,10 @@ def test_qa_cite_prints_the_matches_in_context(service, monkeypatch, capsys):
 
     assert cli.main(["cite", "The central bank raised interest rates by half a point."]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("style", ["csl-json", "bibtex", "apa", "mla"])
+def test_reference_content_type_names_its_charset_once(client, style):
+    doc_id = client.get("/documents").json()["documents"][0]["id"]
+    content_type = client.get(f"/documents/{doc_id}/cite", params={"format": style}).headers["content-type"]
+    assert content_type.count("charset=utf-8") == 1, content_type

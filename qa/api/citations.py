@@ -50,4 +50,7 @@ class ReferenceController(Controller):
         document = service.corpus.documents.get(doc_id)
         if document is None:
             raise NotFoundException(f"no document with id {doc_id!r}")
-        return Response(render(document, style), media_type=f"{MEDIA_TYPES[style]}; charset=utf-8")
+        media_type = MEDIA_TYPES[style]
+        # Litestar appends "; charset=utf-8" to text/* itself; the other types need it from us.
+        return Response(render(document, style),
+                        media_type=media_type if media_type.startswith("text/") else f"{media_type}; charset=utf-8")
