@@ -17,6 +17,9 @@ _BOILERPLATE = re.compile(
         comments?(?:\ \(?\d+\)?)?|\d+\ comments?|no\ comments:?|post\ a\ comment|leave\ a\ (?:comment|reply)|
         written\ by|read\ more:?|advertisement|skip\ to\ (?:main\ )?content|related(?:\ (?:articles|posts|stories))?:?|
         you\ may\ also\ like:?|follow\ us(?:\ on\ .*)?|click\ here\ to\ .*|
+        subscribe\ now\b.*|(?:get|enjoy)\ unlimited\ (?:digital\ )?access\b.*|already\ a\ subscriber\b.*|
+        .{0,80}\bfor\ (?:just|only)\ [$€£]\d+(?:\.\d\d)?\ (?:a|per)\ (?:day|week|month|year)[.!]?|
+        support\ (?:our\ )?(?:independent\ |local\ )?journalism\b.{0,80}|
         this\ article\ is\ republished\ from\ .*\ under\ a\ creative\ commons\ licen[cs]e\..*
     )$""",
     re.IGNORECASE | re.VERBOSE,
