@@ -3,8 +3,8 @@ follow-up resolution, which carries the salient words of the previous turn into 
 question that retrieval and answering see ("how much was it in 2022?" after a question
 on China-Russia trade becomes "how much was it in 2022? (China-Russia trade reach)").
 
-Conversations are per process and do not survive a restart: an unknown id simply starts
-a new conversation under that id."""
+Conversations are per process and do not survive a restart. The service issues their ids
+(96 random bits); an unknown id starts a new conversation under a new id."""
 
 from __future__ import annotations
 

@@ -1,10 +1,14 @@
 """`qa eval DATASET`: retrieval, answer and abstention quality on a question set, asked
 through `QAService.run` (the code path of POST /ask).
 
-Datasets (see ../shared/eval): a folder with `questions.jsonl` and either `articles/`
-(squad2-dev: gold = `article` + `paragraph_index`) or, for seed-dev, the seed files named in
-`sources` (gold = the `evidence` sentences). The articles go into their own cached store
-under `<data_dir>/eval/<dataset>`."""
+Datasets (see ../shared/eval), all a folder with `questions.jsonl`:
+* squad2-dev layout: `articles/` and rows naming `article` + `paragraph_index` (gold = that paragraph);
+* news layout (news-dev, news-bbc): `articles/` and rows naming `sources` + `evidence` sentences;
+* seed-dev: no `articles/`; `sources` name files of the seeds folder.
+The articles go into their own cached store under `<data_dir>/eval/<dataset>`.
+
+Answers are scored the way a reader would: a gold answer occurs in the quoted sentence after
+lower-casing and dropping punctuation, or most of its words do (crowd spans are loose)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +30,9 @@ from index.pipeline import ingest
 from index.store import Store
 from qa.corpus import Corpus
 from qa.service import QAService
+
+CALIBRATION_BINS = 10
+_PUNCTUATION = re.compile(r"[^\w\s]|_")
 
 
 @dataclass
@@ -45,17 +53,18 @@ class Dataset:
 
 def load_dataset(folder: Path, settings: Settings) -> Dataset:
     rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text("utf-8").splitlines() if line.strip()]
-    if (folder / "articles").is_dir():  # squad2-dev layout
-        articles = sorted((folder / "articles").glob("*.txt"))
-        paragraphs = {p.name: p.read_text("utf-8")[:-1].split("\n\n")[1:] for p in articles}
-        questions = [EvalQuestion(r["id"], r["question"], r["answerable"], r["answers"],
-                                  [(Path(r["article"]).stem, paragraphs[r["article"]][r["paragraph_index"]].strip())])
-                     for r in rows]
-    else:  # seed-dev: evidence sentences in the seed files
-        articles = discover([Path(settings.seeds_dir)])
-        questions = [EvalQuestion(r["id"], r["question"], r["answerable"], r["answers"],
-                                  [(Path(s).stem, e) for s in r["sources"] for e in r.get("evidence", [])])
-                     for r in rows]
+    has_articles = (folder / "articles").is_dir()
+    articles = sorted((folder / "articles").glob("*.txt")) if has_articles else discover([Path(settings.seeds_dir)])
+    questions = []
+    paragraphs: dict[str, list[str]] = {}
+    for r in rows:
+        if "article" in r:  # squad2-dev: the gold is the question's paragraph
+            if r["article"] not in paragraphs:
+                paragraphs[r["article"]] = (folder / "articles" / r["article"]).read_text("utf-8")[:-1].split("\n\n")[1:]
+            gold = [(Path(r["article"]).stem, paragraphs[r["article"]][r["paragraph_index"]].strip())]
+        else:  # news and seed layouts: the gold is the evidence sentences of the sources
+            gold = [(Path(s).stem, e) for s in r.get("sources", []) for e in r.get("evidence", [])]
+        questions.append(EvalQuestion(r["id"], r["question"], r["answerable"], r["answers"], gold))
     return Dataset(folder.name, articles, questions)
 
 
@@ -64,6 +73,34 @@ def is_gold(corpus: Corpus, passage: int, question: EvalQuestion) -> bool:
     doc_id = corpus.passages[passage].doc_id
     text = corpus.passage_text(passage)
     return any(doc == doc_id and (gold in text or text in gold) for doc, gold in question.gold)
+
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation dropped, whitespace collapsed: how a reader compares answers."""
+    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+
+
+def answer_found(texts: list[str], answers: list[str]) -> bool:
+    """Whether any text holds a gold answer: verbatim after `normalise`, or, for answers of
+    three words or more, most of their words."""
+    for text in texts:
+        normal = f" {normalise(text)} "
+        words = set(normal.split())
+        for answer in answers:
+            answer_words = normalise(answer).split()
+            if not answer_words:
+                continue
+            if f" {' '.join(answer_words)} " in normal:
+                return True
+            if len(answer_words) >= 3 and sum(w in words for w in answer_words) > len(answer_words) / 2:
+                return True
+    return False
+
+
+def short_answer_right(answer_text: str, answers: list[str]) -> bool:
+    """A short answer is right when it equals or contains a gold answer (after `normalise`)."""
+    given = f" {normalise(answer_text)} "
+    return any(normalise(a) and f" {normalise(a)} " in given for a in answers)
 
 
 def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
@@ -83,8 +120,21 @@ def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
-def _contains(texts: list[str], answers: list[str]) -> bool:
-    return any(a.lower() in t.lower() for a in answers for t in texts)
+def reliability(confidences: list[float], correct: list[bool], bins: int = CALIBRATION_BINS) -> tuple[float, list[dict]]:
+    """Expected calibration error and its table: per equal-width confidence bin, how many
+    answers, their mean confidence and how many were right."""
+    table, error = [], 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [(c, y) for c, y in zip(confidences, correct) if low <= c < high or (b == bins - 1 and c == 1.0)]
+        if not members:
+            continue
+        mean_confidence = sum(c for c, _ in members) / len(members)
+        accuracy = sum(y for _, y in members) / len(members)
+        error += len(members) / len(confidences) * abs(mean_confidence - accuracy)
+        table.append({"bin": f"{low:.1f}-{high:.1f}", "n": len(members), "confidence": round(mean_confidence, 3),
+                      "right": round(accuracy, 3)})
+    return round(error, 4), table
 
 
 def evaluate(service: QAService, dataset: Dataset, progress: bool = True,
@@ -94,15 +144,20 @@ def evaluate(service: QAService, dataset: Dataset, progress: bool = True,
     for q in tqdm(dataset.questions, desc=f"eval {dataset.name}", unit="q", disable=not progress):
         response, composition, hits = service.run(q.question, top_k=10)
         gold_rank = next((rank for rank, hit in enumerate(hits, start=1) if is_gold(corpus, hit.passage, q)), None)
-        forced = [corpus.sentence_text(r) for r in composition.ranked[:1]]
-        cited = [c.quote for c in response.citations]
+        candidates = [corpus.sentence_text(r) for r in composition.ranked]
+        gold_sentence_rank = next((rank for rank, text in enumerate(candidates, start=1)
+                                   if q.answerable and answer_found([text], q.answers)), None)
+        first = response.citations[0] if response.citations else None
         records.append({
-            "id": q.id, "answerable": q.answerable, "answered": response.answered,
+            "id": q.id, "question": q.question, "answerable": q.answerable, "answered": response.answered,
             "confidence": response.confidence, "gold_rank": gold_rank, "took_ms": response.took_ms,
-            "first_hit": bool(cited) and _contains(cited[:1], q.answers),
-            "cited_hit": _contains(cited, q.answers),
-            "forced_first_hit": _contains(forced, q.answers),
-            "forced_top3_hit": _contains([corpus.sentence_text(r) for r in composition.ranked], q.answers),
+            "first_hit": q.answerable and first is not None and answer_found([first.quote], q.answers),
+            "cited_hit": q.answerable and answer_found([c.quote for c in response.citations], q.answers),
+            "gold_sentence_rank": gold_sentence_rank,
+            "best_sentence": candidates[0] if candidates else None,
+            "answer_text": first.answer_text if first else None,
+            "short_answer_right": bool(first and first.answer_text and short_answer_right(first.answer_text, q.answers)),
+            "gold": q.answers,
             "features": composition.features,
         })
     if features_out:
@@ -114,9 +169,20 @@ def evaluate(service: QAService, dataset: Dataset, progress: bool = True,
 def summarise(name: str, records: list[dict], threshold: float) -> dict:
     answerable = [r for r in records if r["answerable"]]
     unanswerable = [r for r in records if not r["answerable"]]
-    share = lambda rows, key: round(sum(1 for r in rows if key(r)) / len(rows), 4) if rows else None  # noqa: E731
+    count = lambda rows, key: sum(1 for r in rows if key(r))  # noqa: E731
+    share = lambda rows, key: round(count(rows, key) / len(rows), 4) if rows else None  # noqa: E731
+    best_right = lambda r: r["gold_sentence_rank"] == 1  # noqa: E731
     abstained = [r for r in records if not r["answered"]]
-    auc = roc_auc([r["confidence"] for r in records], [r["answerable"] for r in records])
+    confidences = [r["confidence"] for r in records]
+    auc = roc_auc(confidences, [r["answerable"] for r in records])
+    auc_right = roc_auc(confidences, [best_right(r) for r in records])
+    ece, table = reliability(confidences, [best_right(r) for r in records])
+    with_span = [r for r in answerable if r["answered"] and r["answer_text"]]
+    misses = [{"id": r["id"], "question": r["question"], "answerable": r["answerable"],
+               "quoted": r["best_sentence"] if r["answered"] else None, "best_sentence": r["best_sentence"],
+               "gold": r["gold"], "gold_sentence_rank": r["gold_sentence_rank"], "gold_passage_rank": r["gold_rank"],
+               "confidence": r["confidence"]}
+              for r in records if (r["answerable"] and not r["first_hit"]) or (not r["answerable"] and r["answered"])]
     return {
         "dataset": name, "questions": len(records), "answerable": len(answerable), "unanswerable": len(unanswerable),
         "threshold": threshold,
@@ -126,18 +192,34 @@ def summarise(name: str, records: list[dict], threshold: float) -> dict:
         } | {"mrr@10": round(sum(1 / r["gold_rank"] for r in answerable if r["gold_rank"]) / len(answerable), 4)
              if answerable else None},
         "answers": {
+            "answered_with_gold": count(answerable, lambda r: r["first_hit"]),
+            "answered_wrongly": count(answerable, lambda r: r["answered"] and not r["first_hit"]),
+            "abstained": count(answerable, lambda r: not r["answered"]),
             "first_sentence_has_gold": share(answerable, lambda r: r["first_hit"]),
             "any_cited_sentence_has_gold": share(answerable, lambda r: r["cited_hit"]),
-            "best_sentence_has_gold_if_forced": share(answerable, lambda r: r["forced_first_hit"]),
-            "top3_sentences_have_gold_if_forced": share(answerable, lambda r: r["forced_top3_hit"]),
+            "best_sentence_has_gold_if_forced": share(answerable, best_right),
+            "top3_sentences_have_gold_if_forced": share(
+                answerable, lambda r: r["gold_sentence_rank"] is not None and r["gold_sentence_rank"] <= 3),
             "answered_rate_on_answerable": share(answerable, lambda r: r["answered"]),
         },
+        "short_answers": {
+            "given": len(with_span),
+            "right": count(with_span, lambda r: r["short_answer_right"]),
+            "right_share": share(with_span, lambda r: r["short_answer_right"]),
+        },
         "abstention": {
+            "unanswerable_abstained": count(unanswerable, lambda r: not r["answered"]),
             "roc_auc": round(auc, 4) if auc is not None else None,
+            "roc_auc_right_vs_not": round(auc_right, 4) if auc_right is not None else None,
             "abstain_precision": share(abstained, lambda r: not r["answerable"]),
             "abstain_recall": share(unanswerable, lambda r: not r["answered"]),
         },
+        "calibration": {"ece": ece, "reliability": table,
+                        "note": "confidence against: the best sentence holds a gold answer (never, if unanswerable)"},
         "latency_ms_p50": round(statistics.median(r["took_ms"] for r in records), 2) if records else None,
+        "misses": misses,
+        "wrong_short_answers": [{"id": r["id"], "question": r["question"], "answer_text": r["answer_text"],
+                                 "gold": r["gold"]} for r in with_span if not r["short_answer_right"]],
     }
 
 
@@ -159,13 +241,10 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     service = open_dataset_service(dataset, settings)
     report = evaluate(service, dataset, features_out=args.features)
     report["sample"] = {"limit": args.limit, "seed": args.seed}
-    text = json.dumps(report, indent=2)
-    print(text)
     output = args.output or Path(settings.data_dir) / "eval" / f"{dataset.name}-report.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text + "\n")
-    print(f"written to {output}")
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    summary = report | {"misses": len(report["misses"]), "wrong_short_answers": len(report["wrong_short_answers"])}
+    print(json.dumps(summary, indent=2))
+    print(f"written to {output} (with the lists of misses and wrong short answers)")
     return 0
-
-
-

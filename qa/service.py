@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 2.0  # how often a replica checks whether the store has changed
 
 
+class UnknownDocuments(LookupError):
+    """A document filter names ids the corpus does not hold (a 404 over HTTP)."""
+
+
 class QAService:
     def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         self.settings = settings
@@ -50,7 +54,12 @@ class QAService:
 
     @property
     def corpus(self) -> Corpus:
-        """The current corpus, replaced when another process (or replica) changes the store."""
+        """The current corpus, replaced when another process (or replica) changes the store.
+        Every read goes through here, so every read path refuses alike while the store is
+        down (StoreUnavailable, a 503 over HTTP): the corpus could still answer from memory,
+        but it may be stale (a delete we cannot see), and the store is the truth."""
+        if self.outage is not None:
+            raise StoreUnavailable(self.outage)
         return self._corpus
 
     def _watch(self) -> None:
@@ -64,12 +73,6 @@ class QAService:
                 self.outage = str(exc)
             except Exception:
                 log.exception("corpus check failed")
-
-    def _check_store(self) -> None:
-        """Refuse to answer while the store is down: the in-memory corpus could answer small
-        corpora, but it may be stale (a delete we cannot see), and the store is the truth."""
-        if self.outage is not None:
-            raise StoreUnavailable(self.outage)
 
     def close(self) -> None:
         self._stop.set()
@@ -92,15 +95,27 @@ class QAService:
         self.refresh(force=True)
         return existed
 
+    def _filtered_corpus(self, doc_ids: list[str] | None) -> Corpus:
+        """The corpus, once the filter's ids are known to be in it: a filter on a typo would
+        otherwise quietly search nothing and abstain."""
+        corpus = self.corpus
+        if unknown := [d for d in doc_ids or [] if d not in corpus.documents]:
+            raise UnknownDocuments(f"no document with id {', '.join(map(repr, unknown))} (see GET /documents)")
+        return corpus
+
     def ask(self, question: str, top_k: int | None = None, doc_ids: list[str] | None = None) -> AskResponse:
         return self.run(question, top_k, doc_ids)[0]
 
     def converse(self, question: str, top_k: int | None = None, doc_ids: list[str] | None = None,
                  conversation_id: str | None = None) -> AskResponse:
         """ask() as one turn of a conversation: a follow-up is resolved against the previous
-        turn, and a request without a conversation id starts a new conversation."""
-        conversation_id = conversation_id or self.conversations.new_id()
-        resolved = resolve(question, self.conversations.last_turn(conversation_id))
+        turn. Ids are issued here, unguessable: a request without one, or with one this
+        process does not know, starts a new conversation under a new id, so that no client
+        can pick an id and read another's topic."""
+        previous = self.conversations.last_turn(conversation_id) if conversation_id else None
+        if previous is None:
+            conversation_id = self.conversations.new_id()
+        resolved = resolve(question, previous)
         response = self.ask(resolved, top_k, doc_ids)
         self.conversations.remember(conversation_id, resolved, response)
         return msgspec.structs.replace(response, conversation_id=conversation_id, resolved_question=resolved)
@@ -110,8 +125,7 @@ class QAService:
         """Answer a question; also return the retrieval hits and the composition internals
         (the evaluation reads them, so it measures exactly what the API serves)."""
         started = time.perf_counter()
-        self._check_store()
-        corpus = self.corpus
+        corpus = self._filtered_corpus(doc_ids)
         analysed = analyse(question, self.embedder.embed([question])[0], corpus.lexical.idf)
         k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
         hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
@@ -125,8 +139,7 @@ class QAService:
 
     def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> SearchResponse:
         started = time.perf_counter()
-        self._check_store()
-        corpus = self.corpus
+        corpus = self._filtered_corpus(doc_ids)
         analysed = analyse(query, self.embedder.embed([query])[0], corpus.lexical.idf)
         hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
         out = []
@@ -139,4 +152,4 @@ class QAService:
         return SearchResponse(query=query, hits=out, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-__all__ = ["QAService", "StoreUnavailable"]
+__all__ = ["QAService", "StoreUnavailable", "UnknownDocuments"]

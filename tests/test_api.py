@@ -86,3 +86,12 @@ def test_health_ready_and_openapi(client):
     assert ready["ready"] is True and ready["documents"] == 5 and ready["passages"] > 0
     schema = client.get("/schema/openapi.json").json()
     assert "/ask" in schema["paths"] and "/search" in schema["paths"]
+
+
+@pytest.mark.parametrize("path", ["/ask", "/ask/stream"])
+def test_a_filter_on_an_unknown_document_gets_404(client, path):
+    """A typo in a filter must not quietly search nothing and abstain."""
+    response = client.post(path, json={"question": "How much did China-Russia trade reach?",
+                                       "filters": {"doc_ids": ["004_cb7437eb45da7ccb", "no-such-article"]}})
+    assert response.status_code == 404, response.text
+    assert "no-such-article" in response.json()["detail"]

@@ -126,6 +126,10 @@ def test_chroma_outage_gives_503_and_answering_resumes_without_restarting(topolo
         assert asked.status_code == 503, asked.text
         assert "document store is unavailable" in asked.json()["detail"]
         assert httpx.get(f"{url}/search", params={"q": "trade"}, timeout=60).status_code == 503
+        # Every read path answers alike: no stale 200s from memory while the store is down.
+        documents = httpx.get(f"{url}/documents", timeout=60)
+        assert documents.status_code == 503 and "unavailable" in documents.json()["detail"]
+        assert httpx.post(f"{url}/citations/lookup", json={"quote": "trade"}, timeout=60).status_code == 503
         ready = httpx.get(f"{url}/ready", timeout=60)
         assert ready.status_code == 503 and ready.json()["ready"] is False
         assert httpx.get(f"{url}/health").status_code == 200  # the process itself is fine

@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_500_INTERNAL_SERVER_ERROR,
+from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_500_INTERNAL_SERVER_ERROR,
                                    HTTP_503_SERVICE_UNAVAILABLE)
 
 from config import Settings, load_settings
@@ -30,7 +30,7 @@ from qa.api.security import API_KEY_HEADER, PUBLIC, api_key_guard
 from qa.api.static import StaticController
 from qa.api.stream import StreamController
 from qa.api.uploads import DocumentWriteController, upload_file
-from qa.service import QAService
+from qa.service import QAService, UnknownDocuments
 
 log = logging.getLogger("qa.api")
 
@@ -38,6 +38,10 @@ log = logging.getLogger("qa.api")
 def _store_unavailable(_: Request, exc: Exception) -> Response:
     return Response({"status_code": 503, "detail": f"the document store is unavailable: {exc}"},
                     status_code=HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _unknown_documents(_: Request, exc: Exception) -> Response:
+    return Response({"status_code": 404, "detail": str(exc)}, status_code=HTTP_404_NOT_FOUND)
 
 
 def _too_deep(_: Request, exc: Exception) -> Response:
@@ -83,7 +87,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # Outermost first: the access log and the metrics see every response, 429s included.
         middleware=[RequestIdMiddleware(), prometheus_config().middleware,
                     *([rate_limit.middleware] if rate_limit else [])],
-        exception_handlers={StoreUnavailable: _store_unavailable, RecursionError: _too_deep, Exception: _unexpected},
+        exception_handlers={StoreUnavailable: _store_unavailable, UnknownDocuments: _unknown_documents,
+                            RecursionError: _too_deep, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="News QA", version="0.1.0",
                                      description="Extractive, citation-first answers over a news collection.",
                                      openapi_router=Router("/schema", route_handlers=[], opt={PUBLIC: True},
