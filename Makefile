@@ -23,6 +23,7 @@ test: install
 	$(BIN)/python -m pytest
 
 eval: install
+	$(BIN)/qa eval ../shared/eval/news-dev --output benchmarks/results/news-dev.json
 	$(BIN)/qa eval ../shared/eval/seed-dev --output benchmarks/results/seed-dev.json
 	$(BIN)/qa eval ../shared/eval/squad2-dev --output benchmarks/results/squad2-dev.json
 

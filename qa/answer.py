@@ -40,7 +40,7 @@ class Composition(msgspec.Struct):
     confidence: float
     features: dict[str, float]
     related: list[RelatedPassage]
-    ranked: list[int]  # candidate sentence rows, best first (kept for evaluation)
+    ranked: list[int]  # every candidate sentence row, best first (kept for evaluation)
 
 
 class Composer:
@@ -171,7 +171,7 @@ class Composer:
         order = np.argsort(-logits, kind="stable")
         values = self.confidence_features(question, hits, rows, hit_of, features, logits, int(order[0]))
         confidence = round(self.confidence_model.probability(values), 4)
-        ranked = [int(rows[i]) for i in order[:3]]
+        ranked = [int(rows[i]) for i in order]
         if confidence < self.min_confidence:
             return Composition(answered=False, sentences=[], citations=[], confidence=confidence, features=values,
                                related=self.related(hits), ranked=ranked)
