@@ -50,10 +50,9 @@ def _quietly() -> Iterator[None]:
         root.setLevel(level)
 
 
-def export_module(module, fp32_file: Path, int8_file: Path, output: str, quantize: tuple[str, ...] = ()) -> None:
+def export_module(module, fp32_file: Path, int8_file: Path, output: str) -> None:
     """Trace `module(input_ids, attention_mask, token_type_ids)` (a MiniLM-based torch module)
-    to ONNX with dynamic batch and sequence axes, then quantise it to int8: the embedder and
-    the answer reader are both exported here. `quantize` names extra op types to quantise."""
+    to ONNX with dynamic batch and sequence axes, then quantise it to int8."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -75,8 +74,7 @@ def export_module(module, fp32_file: Path, int8_file: Path, output: str, quantiz
         # the seed sentences: 18 instead of 43 of 168 below cosine 0.99 to torch, and seed-dev top
         # passages identical to torch for 20 instead of 17 of 20 questions, at the same speed.
         quantize_dynamic(str(tmp_fp32), str(tmp_int8), per_channel=True, reduce_range=True,
-                         weight_type=QuantType.QInt8,
-                         **({"op_types_to_quantize": ["MatMul", "Gemm", *quantize]} if quantize else {}))
+                         weight_type=QuantType.QInt8)
     # Rename last: a crash mid-export never leaves a half-written model behind.
     tmp_fp32.replace(fp32_file)
     tmp_int8.replace(int8_file)
