@@ -34,6 +34,9 @@ from qa.textnorm import Normalised, normalise
 CANDIDATES = 20  # passages checked per quote: enough for a phrase repeated across many articles
 RESPELT_TERMS = 4  # unknown words per quote matched against the vocabulary (each costs a scan of part of it)
 BOUNDARY_SLACK = 2  # characters a fuzzy match's ends may move to settle ties
+# Fuzzy alignment costs quote length × window length per window (a 2,000-character quote took
+# 133 ms per window): longer quotes are looked up exactly and normalised only.
+MAX_FUZZY_QUOTE = 400
 KIND_ORDER = {"exact": 0, "normalized": 1, "fuzzy": 2}
 
 
@@ -215,16 +218,17 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _close_matches(windows: list[_Window], quote: str, wanted: int, min_similarity: float) -> list[_Found]:
-    """Normalized matches in every window, then fuzzy ones from the most promising windows
-    until `wanted` matches are found."""
+def _close_matches(windows: list[_Window], quote: str, wanted: int, min_similarity: float,
+                   fuzzy: bool) -> list[_Found]:
+    """Normalized matches in every window, then (if `fuzzy`) fuzzy ones from the most promising
+    windows until `wanted` matches are found."""
     found: list[_Found] = []
     near: list[_Near] = []
     for window in windows:
         text = normalise(window.document.text[window.start : window.end])
         same = _normalized(window, text, quote)
         found.extend(same)
-        if not same and (candidate := _near(window, text, quote, min_similarity)) is not None:
+        if fuzzy and not same and (candidate := _near(window, text, quote, min_similarity)) is not None:
             near.append(candidate)
     for candidate in sorted(near, key=lambda n: -n.score):  # stable: BM25 order among equals
         if len(found) >= wanted:
@@ -241,7 +245,8 @@ def _search(corpus: Corpus, rows: list[int], quote: str, normal_quote: str, limi
     found = [f for hits in verbatim for f in hits]
     if len(found) < limit:  # close matches rank after verbatim ones: only needed when those are too few
         rest = [window for window, hits in zip(windows, verbatim) if not hits]
-        found += _close_matches(rest, normal_quote, limit - len(found), min_similarity)
+        found += _close_matches(rest, normal_quote, limit - len(found), min_similarity,
+                                fuzzy=len(normal_quote) <= MAX_FUZZY_QUOTE)
     return _best(found, limit)
 
 
@@ -275,6 +280,8 @@ def lookup(corpus: Corpus, quote: str, limit: int = 5, min_similarity: float = 0
                           citation=detail_in_corpus(corpus, f.document, f.start, f.end)) for f in found]
     message = None if matches else (
         "the quote has no searchable words" if not query else
+        "not found: no article contains this quote (close matches are searched for quotes of up to "
+        f"{MAX_FUZZY_QUOTE} characters only)" if len(normal_quote) > MAX_FUZZY_QUOTE else
         f"not found: no article contains this quote or a passage at least {min_similarity:.0%} similar to it")
     return LookupResponse(quote=quote, found=bool(matches), matches=matches, candidates=len(rows),
                           took_ms=round((time.perf_counter() - started) * 1000, 2), message=message)

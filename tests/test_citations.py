@@ -150,6 +150,20 @@ def test_a_quote_cut_mid_sentence_and_mid_word_is_found_at_its_exact_offsets(cli
         assert (best["citation"]["start"], best["citation"]["end"]) == _offsets(service, SEED_000, cut)
 
 
+def test_long_quotes_are_matched_exactly_or_normalised_but_not_aligned(client, service):
+    """Fuzzy alignment costs quote length × window length per candidate: above MAX_FUZZY_QUOTE
+    characters a quote is only looked up as written (or normalised), and the answer says so."""
+    from qa.lookup import MAX_FUZZY_QUOTE
+
+    text = service.corpus.documents[SEED_000].text
+    long_quote = text[: MAX_FUZZY_QUOTE + 200].strip()
+    best = _lookup(client, long_quote.replace("\u2019", "'"))["matches"][0]
+    assert best["kind"] in ("exact", "normalized") and best["citation"]["doc_id"] == SEED_000
+    typo = long_quote[:300] + ("x" if long_quote[300] != "x" else "y") + long_quote[301:]
+    body = _lookup(client, typo)
+    assert body["found"] is False and str(MAX_FUZZY_QUOTE) in body["message"]
+
+
 def test_a_quote_in_no_article_is_not_found(client):
     body = _lookup(client, "The central bank raised interest rates by half a percentage point on Tuesday.")
     assert body["found"] is False and body["matches"] == []
