@@ -80,18 +80,22 @@ def normalise(text: str) -> str:
     return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
 
 
+def _holds(normal_text: str, answer: str) -> bool:
+    """Whether `normal_text` (already `normalise`d) holds the answer as whole words."""
+    normal_answer = normalise(answer)
+    return bool(normal_answer) and f" {normal_answer} " in f" {normal_text} "
+
+
 def answer_found(texts: list[str], answers: list[str]) -> bool:
     """Whether any text holds a gold answer: verbatim after `normalise`, or, for answers of
     three words or more, most of their words."""
     for text in texts:
-        normal = f" {normalise(text)} "
+        normal = normalise(text)
         words = set(normal.split())
         for answer in answers:
-            answer_words = normalise(answer).split()
-            if not answer_words:
-                continue
-            if f" {' '.join(answer_words)} " in normal:
+            if _holds(normal, answer):
                 return True
+            answer_words = normalise(answer).split()
             if len(answer_words) >= 3 and sum(w in words for w in answer_words) > len(answer_words) / 2:
                 return True
     return False
@@ -99,8 +103,8 @@ def answer_found(texts: list[str], answers: list[str]) -> bool:
 
 def short_answer_right(answer_text: str, answers: list[str]) -> bool:
     """A short answer is right when it equals or contains a gold answer (after `normalise`)."""
-    given = f" {normalise(answer_text)} "
-    return any(normalise(a) and f" {normalise(a)} " in given for a in answers)
+    given = normalise(answer_text)
+    return any(_holds(given, a) for a in answers)
 
 
 def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
