@@ -38,6 +38,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     api_key: str
     read_requires_key: bool
     rate_limit_per_minute: int
+    expensive_rate_limit_per_minute: int
     trusted_proxies: str
     max_request_bytes: int
     max_upload_bytes: int

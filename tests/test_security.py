@@ -154,6 +154,42 @@ def test_question_length_and_top_k_bounds(client):
     assert client.get("/search", params={"q": "x", "k": 51}).status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/ask", "/ask/stream", "/citations/lookup"])
+def test_json_bodies_are_decoded_as_the_schema_says(client, path):
+    """No lenient conversion of JSON types, and an empty body is named as such."""
+    lookup = path == "/citations/lookup"
+    wrong_type = client.post(path, json={"quote": "Xi Jinping", "limit": "5"} if lookup else
+                             {"question": "Who met?", "top_k": "5"})
+    assert wrong_type.status_code == 400
+    message = wrong_type.json()["extra"][0]["message"]
+    expected = "Expected `int`, got `str` - at `$.limit`" if lookup else "Expected `int | null`, got `str` - at `$.top_k`"
+    assert message == expected
+    empty = client.post(path, content=b"", headers={"content-type": "application/json"})
+    assert empty.status_code == 400
+    assert empty.json()["extra"][0]["message"] == "the request body is empty: send a JSON object"
+    valid = {"quote": "Xi Jinping", "limit": 5} if lookup else {"question": "Who met?", "top_k": 5}
+    assert client.post(path, json=valid).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready", "/", "/documents", "/search?q=trade"])
+def test_get_routes_answer_head(client, path):
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_expensive_endpoints_have_their_own_lower_limit(service):
+    settings = service.settings.replace(rate_limit_per_minute=20, expensive_rate_limit_per_minute=2)
+    with TestClient(create_app(settings, service)) as client:
+        lookups = [client.post("/citations/lookup", json={"quote": "Xi Jinping"}) for _ in range(3)]
+        assert [r.status_code for r in lookups] == [200, 200, 429]
+        assert lookups[0].headers["ratelimit-limit"] == "2"  # the lower budget is the one announced
+        assert "on expensive endpoints" in lookups[2].json()["detail"]
+        assert int(lookups[2].headers["retry-after"]) >= 1
+        asks = [client.post("/ask", json={"question": "Who met?"}).status_code for _ in range(5)]
+        assert asks == [200] * 5  # questions keep their own, larger budget
+
+
 # ---- request ids ----------------------------------------------------------------------
 class _Records(logging.Handler):
     def __init__(self) -> None:
@@ -233,10 +269,14 @@ def test_hostile_json_bodies_get_400(client, path):
     response = client.post(path, content=b'{"question": "trade \xff china", "quote": "a \xff b"}',
                            headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
-    deep = '{"question": "trade", "quote": "trade", "filters": {"doc_ids": ' + "[" * 1000 + "]" * 1000 + "}}"
+    lookup = path == "/citations/lookup"
+    nested = "[" * 1000 + "]" * 1000
+    deep = f'{{"quote": {nested}}}' if lookup else f'{{"question": "trade", "filters": {{"doc_ids": {nested}}}}}'
     response = client.post(path, content=deep.encode(), headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
-    assert "nested too deeply" in response.json()["detail"]
+    # Decoded against the schema, the body fails at the first array where a string belongs.
+    where = "$.quote" if lookup else "$.filters.doc_ids[0]"
+    assert response.json()["extra"][0]["message"] == f"Expected `str`, got `array` - at `{where}`"
 
 
 @pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
@@ -259,6 +299,25 @@ def test_rate_limit_keys_on_the_peer_unless_the_proxy_is_trusted(tmp_path, trust
     finally:
         server.stop()
     assert (429 in statuses) == (not trusted), statuses
+
+
+def test_a_real_server_answers_head_without_a_body(tmp_path):
+    import os
+
+    import httpx
+
+    from tests.servers import api_server, free_port
+
+    port = free_port()
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_MODEL_CACHE_DIR": str(SEEDS.parent / "data" / "models")}
+    server = api_server(port, env, tmp_path / "api.log").start()
+    try:
+        for path in ("/health", "/", "/documents"):
+            response = httpx.head(f"http://127.0.0.1:{port}{path}")
+            assert response.status_code == 200 and response.content == b"", path
+            assert int(response.headers["content-length"]) > 0  # the length of the GET body, as HTTP says
+    finally:
+        server.stop()
 
 
 def test_html_pages_send_a_content_security_policy_and_refuse_framing(client):

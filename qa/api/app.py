@@ -18,12 +18,13 @@ from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTT
 from config import Settings, load_settings
 from index.store import StoreUnavailable
 from qa.api.ask import AskController
+from qa.api.bodies import check_json_body
 from qa.api.citations import CitationController, ReferenceController
 from qa.api.cors import cors_config
 from qa.api.dependencies import provide_service
 from qa.api.health import HealthController
 from qa.api.metrics import MetricsController, prometheus_config
-from qa.api.ratelimit import rate_limit_config
+from qa.api.ratelimit import rate_limit_configs
 from qa.api.request_ids import RequestIdMiddleware, add_request_id_header, install_logging
 from qa.api.search import SearchController
 from qa.api.security import API_KEY_HEADER, PUBLIC, api_key_guard
@@ -63,7 +64,6 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     """Build the app. Tests pass a ready service; servers let the lifespan hook open one."""
     settings = settings or load_settings()
     install_logging()
-    rate_limit = rate_limit_config(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -83,10 +83,11 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         dependencies={"service": Provide(provide_service, sync_to_thread=False)},
         lifespan=[lifespan],
         guards=[api_key_guard(settings)],
+        before_request=check_json_body,
         before_send=[add_request_id_header],
         # Outermost first: the access log and the metrics see every response, 429s included.
         middleware=[RequestIdMiddleware(), prometheus_config().middleware,
-                    *([rate_limit.middleware] if rate_limit else [])],
+                    *(limit.middleware for limit in rate_limit_configs(settings))],
         exception_handlers={StoreUnavailable: _store_unavailable, UnknownDocuments: _unknown_documents,
                             RecursionError: _too_deep, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="News QA", version="0.1.0",

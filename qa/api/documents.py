@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, MediaType, Request, Response
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
 from index.documents import Document
 from qa.api.media import TEXT, alternative_media
+from qa.api.routing import get_or_head
 from qa.api.static import NO_FRAMING, page_policy
 from qa.highlight import BadHighlight, parse_ranges, render_html
 from qa.schemas import DocumentDetail, DocumentList, DocumentSummary, HighlightedRange
@@ -39,7 +40,7 @@ class DocumentController(Controller):
     path = "/documents"
     tags = ["documents"]
 
-    @get(sync_to_thread=False, summary="List the documents")
+    @get_or_head(sync_to_thread=False, summary="List the documents")
     def list_documents(self, service: QAService) -> DocumentList:
         corpus = service.corpus
         counts: dict[str, int] = {}
@@ -48,7 +49,7 @@ class DocumentController(Controller):
         docs = [summary(d, counts.get(d.id, 0)) for d in sorted(corpus.documents.values(), key=lambda d: d.id)]
         return DocumentList(documents=docs, total=len(docs))
 
-    @get("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text",
+    @get_or_head("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text",
          operation_class=alternative_media({MediaType.HTML: TEXT}))
     def get_document(self, request: Request, service: QAService, doc_id: DocIdParam, highlight: HighlightParam = None,
                      response_format: FormatParam = None) -> Response[DocumentDetail]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Response
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from qa.api.routing import get_or_head
 from qa.api.security import PUBLIC
 from qa.service import QAService
 
@@ -29,11 +30,11 @@ class HealthController(Controller):
     tags = ["operations"]
     opt = {PUBLIC: True}  # probes never need the API key
 
-    @get("/health", sync_to_thread=False, summary="Liveness")
+    @get_or_head("/health", sync_to_thread=False, summary="Liveness")
     def health(self) -> Health:
         return Health(status="ok")
 
-    @get("/ready", sync_to_thread=True, summary="Readiness: model loaded and store reachable")
+    @get_or_head("/ready", sync_to_thread=True, summary="Readiness: model loaded and store reachable")
     def ready(self, service: QAService) -> Response[Readiness]:
         embedder = f"{service.settings.embedder}"
         try:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get
+from litestar import Controller
 from litestar.params import Parameter
 
+from qa.api.routing import get_or_head
 from qa.schemas import SearchResponse
 from qa.service import QAService
 
@@ -15,7 +16,7 @@ class SearchController(Controller):
     path = "/search"
     tags = ["retrieval"]
 
-    @get(sync_to_thread=True, summary="Ranked passages for a query")
+    @get_or_head(sync_to_thread=True, summary="Ranked passages for a query")
     def search(
         self,
         service: QAService,

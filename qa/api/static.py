@@ -9,9 +9,10 @@ import hashlib
 import re
 from pathlib import Path
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 
+from qa.api.routing import get_or_head
 from qa.api.security import PUBLIC
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -46,10 +47,10 @@ class StaticController(Controller):
     include_in_schema = False
     opt = {PUBLIC: True}  # the page and the widget script load without the API key
 
-    @get("/", sync_to_thread=False)
+    @get_or_head("/", sync_to_thread=False)
     def index(self, request: Request) -> Response[bytes]:
         return _asset(request, "index.html", "text/html", "no-cache")
 
-    @get("/widget.js", sync_to_thread=False)
+    @get_or_head("/widget.js", sync_to_thread=False)
     def widget(self, request: Request) -> Response[bytes]:
         return _asset(request, "widget.js", "text/javascript", f"public, max-age={WIDGET_MAX_AGE}")
