@@ -6,7 +6,9 @@ are enough passages, each replica with 15% of its words swapped for other words 
 same length, so replicas are distinct documents with realistic word statistics and the
 original sentence offsets. Quotes of five kinds are drawn from it:
 exact runs of words, the same with straight quotes/extra spaces/upper case (normalized),
-with two typos (fuzzy), cut mid-word at both ends, and absent (random words).
+with two typos (fuzzy), cut mid-word at both ends, and absent (random words); and the CPU
+levers a hostile client would send: random corpus words up to the fuzzy-matching limit
+(hostile-400, the most alignment work a quote can ask for) and far beyond it (hostile-2000).
 
     .venv/bin/python benchmarks/bench_lookup.py [--passages 100000] [--quotes 100]
 
@@ -35,7 +37,7 @@ from index.pipeline import prepare  # noqa: E402
 from index.splitting import paragraph_spans, split_sentences  # noqa: E402
 from qa.corpus import Corpus  # noqa: E402
 from qa.doc_index import document_index  # noqa: E402
-from qa.lookup import lookup  # noqa: E402
+from qa.lookup import MAX_FUZZY_QUOTE, lookup  # noqa: E402
 
 ARTICLES = ROOT.parent / "shared" / "eval" / "squad2-dev" / "articles"
 SWAP_SHARE = 0.15
@@ -109,10 +111,17 @@ def draw_quotes(corpus: Corpus, n: int, seed: int) -> list[tuple[str, str, str, 
     rng = np.random.default_rng(seed)
     words = sorted({w for d in list(corpus.documents.values())[:40] for w in _WORD.findall(d.text)})
     out = []
-    for kind in ("exact", "normalized", "fuzzy", "cut", "absent"):
+    hostile = {"hostile-400": MAX_FUZZY_QUOTE, "hostile-2000": 2000}
+    for kind in ("exact", "normalized", "fuzzy", "cut", "absent", *hostile):
         for _ in range(n):
             if kind == "absent":
                 out.append((kind, " ".join(words[int(i)] for i in rng.integers(len(words), size=14)), "", 0, 0))
+                continue
+            if kind in hostile:
+                quote = ""
+                while len(quote) < hostile[kind]:
+                    quote += words[int(rng.integers(len(words)))] + " "
+                out.append((kind, quote[: hostile[kind]].strip(), "", 0, 0))
                 continue
             passage = corpus.passages[int(rng.integers(len(corpus.passages)))]
             text = corpus.documents[passage.doc_id].text
@@ -137,7 +146,7 @@ def draw_quotes(corpus: Corpus, n: int, seed: int) -> list[tuple[str, str, str, 
 def correct(kind: str, response, source: str) -> bool:
     """The best match is the source text (the same words may stand in several replicas, so
     any place holding exactly that text is right), of the expected kind; absent: not found."""
-    if kind == "absent":
+    if kind == "absent" or kind.startswith("hostile"):
         return not response.found
     if not response.found:
         return False

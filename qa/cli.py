@@ -1,4 +1,4 @@
-"""The `qa` command line: ingest, delete, ask, search, cite, serve, eval, export-onnx."""
+"""The `qa` command line: ingest, delete, ask, search, cite, verify, serve, eval, export-onnx."""
 
 from __future__ import annotations
 
@@ -124,6 +124,46 @@ def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+_STATUS_COLOURS = {"exact": "32", "close": "33", "misquoted": "31", "not_found": "35"}  # ANSI: green, yellow, red, magenta
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.verify import TooMuchToVerify, verify
+
+    try:
+        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        response = verify(_service(settings).corpus, text, args.mode)
+    except TooMuchToVerify as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    flagged = response.counts["misquoted"] + response.counts["not_found"]
+    if args.json:
+        print(msgspec.json.encode(response).decode())
+        return 1 if flagged else 0
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    for n, result in enumerate(response.quotes, start=1):
+        line = text.count("\n", 0, result.start) + 1
+        label = result.status.replace("_", " ").upper()
+        label = f"\033[{_STATUS_COLOURS[result.status]}m{label}\033[0m" if colour else label
+        print(f"{n}. {label} (line {line}) \u201c{result.quote}\u201d")
+        for change in result.changes:
+            said = (f"the text adds \u201c{change.draft}\u201d" if not change.source else
+                    f"the text leaves out \u201c{change.source}\u201d" if not change.draft else
+                    f"the source says \u201c{change.source}\u201d, the text \u201c{change.draft}\u201d")
+            print(f"   {change.kind}: {said}")
+        if result.source is not None:
+            s = result.source
+            print(f"   source: {s.title} [{s.doc_id}, chars {s.start}-{s.end}] similarity {result.similarity:.2f}, "
+                  f"citation {s.id}")
+    counts = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in response.counts.items())
+    print(f"{len(response.quotes)} {args.mode} checked: {counts}" if response.quotes else f"no {args.mode} to check")
+    return 1 if flagged else 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -204,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", choices=STYLES, help="also print a reference per match")
     p.add_argument("--json", action="store_true", help="print the API's JSON response")
     p.set_defaults(run=cmd_cite)
+
+    p = sub.add_parser("verify", help="check every quotation of a text against the articles (exit 1 if any is "
+                                      "misquoted or not found)")
+    p.add_argument("file", type=Path, help="a text file, or - for standard input")
+    p.add_argument("--mode", choices=("quotes", "sentences"), default="quotes",
+                   help="check the quotations (default) or every sentence")
+    p.add_argument("--json", action="store_true", help="print the API's JSON response")
+    p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")

@@ -3,7 +3,7 @@ the CLI and the evaluation so that all three see exactly the same answers."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -146,6 +146,47 @@ class LookupResponse(msgspec.Struct):
     candidates: int  # passages the lexical index proposed and the aligner checked
     took_ms: float
     message: str | None = None
+
+
+MAX_VERIFY_CHARACTERS = 50_000  # a long feature or a transcript; longer texts are split by the client (413)
+MAX_VERIFY_QUOTES = 100  # quotations checked per request (413 beyond)
+
+
+class VerifyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    text: Annotated[str, Meta(min_length=1, pattern=r"\S", description=(
+        f"A draft, transcript or report, at most {MAX_VERIFY_CHARACTERS:,} characters (413 beyond)."))]
+    mode: Annotated[Literal["quotes", "sentences"], Meta(description=(
+        "quotes: every quotation (double, curly, single curly quotes, guillemets, > block quotes); "
+        "sentences: every sentence."))] = "quotes"
+
+
+class TextSpan(msgspec.Struct):
+    start: Offset
+    end: Offset
+
+
+class QuoteChange(msgspec.Struct):
+    draft: str  # the words as submitted ("" when the draft left them out)
+    source: str  # the words in the article ("" when the draft added them)
+    kind: str  # "number", "negation", "name", "spelling" or "wording"
+
+
+class VerifiedQuote(msgspec.Struct):
+    start: Offset  # the quotation in the submitted text (marks excluded); parts when split by an attribution
+    end: Offset
+    parts: list[TextSpan]
+    quote: str  # what was looked up: the quoted words (both parts, joined, for a split quote)
+    status: Literal["exact", "close", "misquoted", "not_found"]
+    similarity: float | None
+    source: CitationDetail | None  # the best source: document, offsets, citation id, title, metadata
+    changes: list[QuoteChange]
+
+
+class VerifyResponse(msgspec.Struct):
+    mode: str
+    quotes: list[VerifiedQuote]
+    counts: dict[str, int]  # quotes per status
+    took_ms: float
 
 
 class HighlightedRange(msgspec.Struct):

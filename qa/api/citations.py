@@ -1,15 +1,16 @@
 """Citation endpoints for checking and citing sources:
 GET /citations/{id} (a quote with its context), POST /citations/lookup (where does this
-quote come from?) and GET /documents/{id}/cite (a reference to paste)."""
+quote come from?), POST /citations/verify (are all the quotes of this draft right?) and
+GET /documents/{id}/cite (a reference to paste)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from litestar import Controller, MediaType, Response, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from qa.api.documents import DocIdParam
 from qa.api.media import TEXT, alternative_media
@@ -18,10 +19,14 @@ from qa.api.routing import get_or_head
 from qa.citations import CitationNotFound, resolve
 from qa.lookup import lookup
 from qa.references import MEDIA_TYPES, Style, render
-from qa.schemas import CitationDetail, LookupRequest, LookupResponse
+from qa.schemas import (MAX_VERIFY_CHARACTERS, CitationDetail, LookupRequest, LookupResponse, VerifyRequest,
+                        VerifyResponse)
 from qa.service import QAService
+from qa.verify import TooMuchToVerify, verify
 
 CitationIdParam = Annotated[str, Parameter(max_length=64, description="A citation id from /ask or /citations/lookup")]
+# Room for MAX_VERIFY_CHARACTERS characters even when JSON escapes every one (\uXXXX: 6 bytes).
+VERIFY_MAX_BODY_BYTES = 6 * MAX_VERIFY_CHARACTERS + 1024
 StyleParam = Annotated[Style, Parameter(query="format", description="Reference format")]
 
 
@@ -40,6 +45,16 @@ class CitationController(Controller):
           summary="Find where a quote occurs: exact matches with offsets, then close matches with a similarity")
     def lookup_quote(self, data: LookupRequest, service: QAService) -> LookupResponse:
         return lookup(service.corpus, data.quote, data.limit, data.min_similarity)
+
+
+    @post("/verify", status_code=HTTP_200_OK, sync_to_thread=True, opt={EXPENSIVE: True},
+          request_max_body_size=VERIFY_MAX_BODY_BYTES,
+          summary="Check every quotation of a text against the archive: exact, close, misquoted or not found")
+    def verify_text(self, data: VerifyRequest, service: QAService) -> VerifyResponse:
+        try:
+            return verify(service.corpus, data.text, data.mode)
+        except TooMuchToVerify as exc:
+            raise HTTPException(str(exc), status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE) from exc
 
 
 class ReferenceController(Controller):

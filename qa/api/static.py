@@ -1,4 +1,5 @@
-"""GET / (the demo page) and GET /widget.js (the embeddable chat widget), served from
+"""GET / (the demo page), GET /widget.js (the embeddable chat widget) and GET /verify (the
+quote verification page, with its /verify.js), served from
 qa/static with validators: the page is revalidated on every load, the script may be
 cached for a few minutes by the sites that embed it."""
 
@@ -50,6 +51,14 @@ class StaticController(Controller):
     @get_or_head("/", sync_to_thread=False)
     def index(self, request: Request) -> Response[bytes]:
         return _asset(request, "index.html", "text/html", "no-cache")
+
+    @get_or_head("/verify", sync_to_thread=False)
+    def verify_page(self, request: Request) -> Response[bytes]:
+        return _asset(request, "verify.html", "text/html", "no-cache")
+
+    @get_or_head("/verify.js", sync_to_thread=False)
+    def verify_script(self, request: Request) -> Response[bytes]:
+        return _asset(request, "verify.js", "text/javascript", "no-cache")
 
     @get_or_head("/widget.js", sync_to_thread=False)
     def widget(self, request: Request) -> Response[bytes]:
