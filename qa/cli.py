@@ -124,7 +124,8 @@ def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-_STATUS_COLOURS = {"exact": "32", "close": "33", "misquoted": "31", "not_found": "35"}  # ANSI: green, yellow, red, magenta
+# ANSI colours: green, yellow, red, magenta
+_STATUS_COLOURS = {"exact": "32", "close": "33", "misquoted": "31", "not_found": "35"}
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:

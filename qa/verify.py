@@ -24,8 +24,15 @@ from rapidfuzz.distance import Levenshtein
 from qa.corpus import Corpus
 from qa.lookup import lookup
 from qa.quotations import Quotation, find_quotations, find_sentences
-from qa.schemas import (MAX_VERIFY_CHARACTERS, MAX_VERIFY_QUOTES, CitationDetail, QuoteChange, TextSpan, VerifiedQuote,
-                        VerifyResponse)
+from qa.schemas import (
+    MAX_VERIFY_CHARACTERS,
+    MAX_VERIFY_QUOTES,
+    CitationDetail,
+    QuoteChange,
+    TextSpan,
+    VerifiedQuote,
+    VerifyResponse,
+)
 from qa.textnorm import normalise
 
 MIN_SHARED = 0.6  # share of the quote's words found in order at the source, below which it is not found
@@ -94,8 +101,8 @@ def compare(quote: str, source: str) -> tuple[str, list[QuoteChange]]:
     shared = sum(block.size for block in matcher.get_matching_blocks())
     if shared / len(mine) < MIN_SHARED:
         return "not_found", []
-    changes = [QuoteChange(draft=" ".join(w.shown for w in mine[i1:i2]), source=" ".join(w.shown for w in theirs[j1:j2]),
-                           kind=_kind(mine[i1:i2], theirs[j1:j2], i1 == 0))
+    changes = [QuoteChange(draft=" ".join(w.shown for w in mine[i1:i2]),
+                           source=" ".join(w.shown for w in theirs[j1:j2]), kind=_kind(mine[i1:i2], theirs[j1:j2], i1 == 0))
                for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
     changed_words = sum(max(len(c.draft.split()), len(c.source.split())) for c in changes
                         if c.kind != "spelling")
@@ -112,7 +119,8 @@ def _verbatim_but_for_marks(quote: str, source: str) -> bool:
     return marks(quote) == marks(source)
 
 
-_MARKS = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032\u02bc"} | {c: '"' for c in "\u201c\u201d\u201e\u201f\u00ab\u00bb"}
+_MARKS = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032\u02bc"}
+                       | {c: '"' for c in "\u201c\u201d\u201e\u201f\u00ab\u00bb"}
                        | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
 
 
@@ -170,7 +178,8 @@ def verify(corpus: Corpus, text: str, mode: str = "quotes") -> VerifyResponse:
                 results.append(_result([current, following], joined, verdict))
                 position += 2
                 continue
-        results.append(_result([current], current.searched, check(corpus, current.searched)))
+        verdict = check(corpus, current.searched)
+        results.append(_result([current], current.searched, verdict))
         position += 1
     counts = {status: sum(r.status == status for r in results) for status in ("exact", "close", "misquoted", "not_found")}
     return VerifyResponse(mode=mode, quotes=results, counts=counts,

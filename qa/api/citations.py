@@ -19,8 +19,14 @@ from qa.api.routing import get_or_head
 from qa.citations import CitationNotFound, resolve
 from qa.lookup import lookup
 from qa.references import MEDIA_TYPES, Style, render
-from qa.schemas import (MAX_VERIFY_CHARACTERS, CitationDetail, LookupRequest, LookupResponse, VerifyRequest,
-                        VerifyResponse)
+from qa.schemas import (
+    MAX_VERIFY_CHARACTERS,
+    CitationDetail,
+    LookupRequest,
+    LookupResponse,
+    VerifyRequest,
+    VerifyResponse,
+)
 from qa.service import QAService
 from qa.verify import TooMuchToVerify, verify
 
@@ -34,7 +40,8 @@ class CitationController(Controller):
     path = "/citations"
     tags = ["citations"]
 
-    @get_or_head("/{citation_id:str}", sync_to_thread=False, summary="A cited quote with its paragraph and neighbouring sentences")
+    @get_or_head("/{citation_id:str}", sync_to_thread=False,
+                 summary="A cited quote with its paragraph and neighbouring sentences")
     def get_citation(self, service: QAService, citation_id: CitationIdParam) -> CitationDetail:
         try:
             return resolve(service.corpus, citation_id)
