@@ -35,6 +35,7 @@ from qa.schemas import (
 )
 from qa.textnorm import normalise
 
+STATUSES = ("exact", "close", "misquoted", "not_found")
 MIN_SHARED = 0.6  # share of the quote's words found in order at the source, below which it is not found
 MAX_CLOSE_WORDS = 2  # differing words a close quote may have (a slip of the pen), beyond: misquoted
 MIN_SIMILARITY = 0.6  # the lookup's fuzzy threshold: low, as the word diff decides
@@ -102,7 +103,8 @@ def compare(quote: str, source: str) -> tuple[str, list[QuoteChange]]:
     if shared / len(mine) < MIN_SHARED:
         return "not_found", []
     changes = [QuoteChange(draft=" ".join(w.shown for w in mine[i1:i2]),
-                           source=" ".join(w.shown for w in theirs[j1:j2]), kind=_kind(mine[i1:i2], theirs[j1:j2], i1 == 0))
+                           source=" ".join(w.shown for w in theirs[j1:j2]),
+                           kind=_kind(mine[i1:i2], theirs[j1:j2], first_in_quote=i1 == 0))
                for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
     changed_words = sum(max(len(c.draft.split()), len(c.source.split())) for c in changes
                         if c.kind != "spelling")
@@ -181,6 +183,6 @@ def verify(corpus: Corpus, text: str, mode: str = "quotes") -> VerifyResponse:
         verdict = check(corpus, current.searched)
         results.append(_result([current], current.searched, verdict))
         position += 1
-    counts = {status: sum(r.status == status for r in results) for status in ("exact", "close", "misquoted", "not_found")}
+    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
     return VerifyResponse(mode=mode, quotes=results, counts=counts,
                           took_ms=round((time.perf_counter() - started) * 1000, 2))
