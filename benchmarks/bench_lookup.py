@@ -44,10 +44,10 @@ SWAP_SHARE = 0.15
 _WORD = re.compile(r"[A-Za-z]+")
 
 
-def originals() -> list[tuple[Document, list[tuple[int, int, list]]]]:
-    """The articles with their paragraphs and sentence spans, split once."""
+def originals(folders: list[Path] | None = None) -> list[tuple[Document, list[tuple[int, int, list]]]]:
+    """The articles (default: squad2-dev's) with their paragraphs and sentence spans, split once."""
     out = []
-    for path in discover([ARTICLES]):
+    for path in discover(folders or [ARTICLES]):
         document = prepare(read_document(path))
         if document is None:
             continue
@@ -70,9 +70,10 @@ def replicate(text: str, vocabulary: dict[int, list[str]], rng: np.random.Genera
     return "".join(pieces)
 
 
-def build_corpus(target: int, seed: int) -> Corpus:
+def build_corpus(target: int, seed: int, folders: list[Path] | None = None) -> Corpus:
+    """At least `target` passages: the originals, then replicas with words swapped, until enough."""
     rng = np.random.default_rng(seed)
-    base = originals()
+    base = originals(folders)
     words = {w.lower() for document, _ in base for w in _WORD.findall(document.text)}
     vocabulary: dict[int, list[str]] = {}
     for word in sorted(words):

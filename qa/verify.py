@@ -41,11 +41,11 @@ MAX_CLOSE_WORDS = 2  # differing words a close quote may have (a slip of the pen
 MIN_SIMILARITY = 0.6  # the lookup's fuzzy threshold: low, as the word diff decides
 SPELLING = 0.75  # a replaced word at least this similar (edit distance) to the source word is a misspelling
 MAX_ATTRIBUTION = 60  # characters between the two halves of a quote split by "he said"
-_NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
                           "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
                           "ninety hundred thousand million billion trillion dozen half quarter third first second "
                           "percent".split())
-_NEGATIONS = frozenset("not no never none nothing nobody neither nor cannot without".split())
+NEGATIONS = frozenset("not no never none nothing nobody neither nor cannot without".split())
 _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCTUATION = "\"'.,;:!?()[]{}\u2018\u2019\u201c\u201d\u00ab\u00bb"
 
@@ -81,9 +81,9 @@ def _words(text: str) -> list[_Word]:
 def _kind(draft: list[_Word], source: list[_Word], first_in_quote: bool) -> str:
     """What a change is about: number, negation, name, spelling or wording."""
     both = draft + source
-    if any(any(c.isdigit() for c in w.key) or w.key in _NUMBER_WORDS for w in both):
+    if any(any(c.isdigit() for c in w.key) or w.key in NUMBER_WORDS for w in both):
         return "number"
-    if any(w.key in _NEGATIONS or w.key.endswith("n't") for w in both):
+    if any(w.key in NEGATIONS or w.key.endswith("n't") for w in both):
         return "negation"
     if len(draft) == len(source) == 1 and Levenshtein.normalized_similarity(draft[0].key, source[0].key) >= SPELLING:
         return "spelling"
