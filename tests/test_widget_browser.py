@@ -1,7 +1,7 @@
 """The chat widget end to end, in headless Chromium against the real server (`qa serve`):
 the demo page streams a cited answer and shows a citation's quote, a page on another
 origin embeds the script (CORS), the keyboard and a phone-width screen work, and article
-text that looks like HTML stays inert text."""
+text that looks like HTML stays inert text. Also the quote verification page (/verify)."""
 
 from __future__ import annotations
 
@@ -324,3 +324,39 @@ def test_offsets_after_emoji_cjk_and_combining_marks_highlight_the_right_text(pa
     expect(quote).to_have_text("Crowds 🎉🎉 at the 𠮷野 lantern fair in Nara (奈良) spent a record ¥1.8 million on "
                                "lanterns, organisers said.")
     expect(page.locator("news-qa-chat .context mark.answer")).to_have_text("¥1.8 million")
+
+
+def test_verify_page_marks_each_quote_by_status_with_the_keyboard_only(page, servers):
+    """Paste a draft, check it without the mouse, open a misquote's source: the changed number
+    is named and the source paragraph marks the words; HTML in the draft stays text."""
+    from playwright.sync_api import expect
+
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+    page.goto(servers.api + "/verify")
+    draft = (f"Customs figures show \u201ctrade between China and Russia reached a record $204.1 billion in 2023\u201d, "
+             f"up on the year. Officials noted that \"China has bolstered its trade and military relationships with "
+             f"Russia\". A {PAYLOAD} source said \"the {PAYLOAD} minister will resign by Friday at noon\". "
+             "Crowds \U0001f389 said \"Western powers have expressed concerns that China could provide weapons to Russia\".")
+    page.get_by_label("Text to check").focus()
+    page.keyboard.insert_text(draft)
+    page.keyboard.press("Tab")  # the mode
+    page.keyboard.press("Tab")  # the button
+    page.keyboard.press("Enter")
+    marks = page.locator("#marked mark")
+    expect(marks).to_have_count(4)
+    assert [m.get_attribute("class") for m in marks.all()] == ["misquoted", "exact", "not_found", "close"]
+    expect(marks.nth(0)).to_have_text("trade between China and Russia reached a record $204.1 billion in 2023")
+    expect(marks.nth(3)).to_have_text("Western powers have expressed concerns that China could provide weapons to Russia")
+    expect(page.locator("#summary")).to_contain_text("1 misquoted")
+    marks.nth(0).focus()
+    page.keyboard.press("Enter")
+    selected = page.locator("#results li.selected")
+    expect(selected).to_have_count(1)
+    expect(selected.locator(".changes")).to_contain_text("number: the source says \u201c$240.1\u201d, the text \u201c$204.1\u201d")
+    expect(selected.locator(".source mark")).to_have_text(
+        "trade between China and Russia reached a record $240.1 billion in 2023")
+    expect(page.locator("#marked")).to_contain_text(PAYLOAD)  # as text
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    page.screenshot(path=str(SCREENSHOTS / "verify.png"), full_page=True)
+    assert page.dialogs == [] and violations == []
