@@ -24,7 +24,8 @@ class Byline(msgspec.Struct):
     date: str | None = None  # ISO 8601 (YYYY-MM-DD)
 
 
-def _parse_date(value: str) -> str | None:
+def parse_date(value: str) -> str | None:
+    """An ISO date (YYYY-MM-DD) from a date as articles write it, or None."""
     value = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", value)  # "May 16th, 2024"
     value = re.split(r"\s+(?:at\s+)?\d{1,2}:\d{2}|T\d{2}:", value)[0].strip(" ,")  # a time after the date
     for fmt in _DATE_FORMATS:
@@ -43,5 +44,5 @@ def find_byline(paragraphs: list[str]) -> Byline:
         if found.author is None and (match := _BYLINE.fullmatch(line)):
             found.author = "; ".join(n.strip() for n in re.split(r"\s*(?:,|\band\b|&)\s*", match["names"]) if n.strip())
         elif found.date is None and (match := _DATELINE.fullmatch(line)):
-            found.date = _parse_date(match["date"])
+            found.date = parse_date(match["date"])
     return found

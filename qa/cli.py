@@ -12,7 +12,7 @@ import msgspec
 
 from config import Settings, load_settings
 from qa.references import STYLES
-from qa.schemas import Question, TopK
+from qa.schemas import Filters, Question, TopK
 
 
 def _valid(kind, what: str):
@@ -70,8 +70,30 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     return status
 
 
+def _filters(args: argparse.Namespace) -> Filters:
+    """The filter options of ask and search, validated as the API validates its `filters`."""
+    try:
+        return msgspec.convert({"doc_ids": args.doc_id, "published_from": args.published_from,
+                                "published_to": args.published_to, "publisher": args.publisher,
+                                "author": args.author, "undated": args.undated}, Filters)
+    except msgspec.ValidationError as exc:
+        print(f"error: invalid filter: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("filters (all given must hold)")
+    group.add_argument("--doc-id", action="append", help="only this document (repeat for several)")
+    group.add_argument("--from", dest="published_from", metavar="YYYY-MM-DD", help="published on or after")
+    group.add_argument("--to", dest="published_to", metavar="YYYY-MM-DD", help="published on or before")
+    group.add_argument("--publisher", help="the outlet (any case)")
+    group.add_argument("--author", help="part of an author's name (any case)")
+    group.add_argument("--undated", choices=("exclude", "include"), default="exclude",
+                       help="whether a date filter keeps articles without a known date (default: exclude)")
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    response = _service(settings).ask(args.question, args.top_k)
+    response = _service(settings).ask(args.question, args.top_k, _filters(args))
     if args.json:
         print(msgspec.json.encode(response).decode())
         return 0
@@ -87,7 +109,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    response = _service(settings).search(args.query, args.k)
+    response = _service(settings).search(args.query, args.k, _filters(args))
     for hit in response.hits:
         print(f"{hit.rank:>2}. {hit.score:.4f} {hit.title} [{hit.doc_id} {hit.start}-{hit.end}]\n    {hit.text[:200]}")
     return 0
@@ -231,11 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", type=_valid(Question, "question"))
     p.add_argument("--top-k", type=_valid(TopK, "--top-k (1-50)"), default=None)
     p.add_argument("--json", action="store_true", help="print the API's JSON response")
+    _add_filter_options(p)
     p.set_defaults(run=cmd_ask)
 
     p = sub.add_parser("search", help="ranked passages for a query")
     p.add_argument("query", type=_valid(Question, "query"))
     p.add_argument("-k", type=_valid(TopK, "-k (1-50)"), default=10)
+    _add_filter_options(p)
     p.set_defaults(run=cmd_search)
 
     p = sub.add_parser("cite", help="find where a quote comes from, with context and a reference")
@@ -289,11 +313,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from index.store import StoreUnavailable
 
+    from qa.filters import UnknownDocuments
+
     try:
         return args.run(args, settings)
     except StoreUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except UnknownDocuments as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

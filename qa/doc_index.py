@@ -1,5 +1,6 @@
-"""Views of a corpus that citation lookups need: a document by its content hash, a
-document's passages and sentences in text order, and the lexical index's vocabulary.
+"""Views of a corpus that citation lookups and filters need: a document by its content hash,
+a document's passages and sentences in text order, the lexical index's vocabulary, and the
+metadata that filters compare, as columns.
 
 Built once per corpus (the corpus is immutable and replaced as a whole on reload), so a
 lookup never scans all passages."""
@@ -8,11 +9,32 @@ from __future__ import annotations
 
 import threading
 import weakref
+from datetime import date
 
+import numpy as np
+
+from index.bylines import parse_date
 from index.documents import Document, Span
 from qa.corpus import Corpus
 
 HASH_PREFIX = 16  # hex characters of the content hash that name a document version
+UNDATED = 0  # the date column of documents without a (readable) date; real dates are ordinals >= 1
+
+
+class MetadataColumns:
+    """Per-document columns of the metadata that filters compare, in one document order."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        documents = sorted(corpus.documents.values(), key=lambda d: d.id)
+        self.doc_ids = np.array([d.id for d in documents], dtype=object)
+        self.published = np.array([_ordinal(d.metadata.get("date")) for d in documents], dtype=np.int32)
+        self.publishers = np.array([d.metadata.get("publisher", "").strip().casefold() for d in documents], dtype=object)
+        self.authors = [d.metadata.get("author", "").casefold() for d in documents]
+
+
+def _ordinal(value: str | None) -> int:
+    iso = parse_date(value) if value else None
+    return date.fromisoformat(iso).toordinal() if iso else UNDATED
 
 
 class DocumentIndex:
@@ -35,6 +57,7 @@ class DocumentIndex:
         self.terms_by_length: dict[int, list[str]] = {}  # a word n edits away is at most n letters longer or shorter
         for term in vocabulary:
             self.terms_by_length.setdefault(len(term), []).append(term)
+        self.metadata = MetadataColumns(corpus)
         self._corpus = weakref.ref(corpus)
 
     def document_by_hash(self, prefix: str) -> Document | None:

@@ -3,6 +3,7 @@ the CLI and the evaluation so that all three see exactly the same answers."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 import msgspec
@@ -17,14 +18,30 @@ Offset = Annotated[int, Meta(ge=0, description=(
 DocId = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
-class AskFilters(msgspec.Struct, forbid_unknown_fields=True):
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
+
+
+class Filters(msgspec.Struct, forbid_unknown_fields=True):
+    """Which articles a request draws on: every condition given must hold. Dates are the
+    articles' publication dates (front matter, sidecar, HTML meta or a dateline), inclusive."""
+
     doc_ids: list[DocId] | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+    publisher: Annotated[Name | None, Meta(description="The outlet, as in the articles' metadata (any case).")] = None
+    author: Annotated[Name | None, Meta(description="Part of an author's name (any case).")] = None
+    undated: Annotated[Literal["exclude", "include"], Meta(description=(
+        "Whether a date filter keeps articles without a known date (excluded by default; "
+        "responses never drop them silently: see the README)."))] = "exclude"
+
+    def is_empty(self) -> bool:
+        return not (self.doc_ids or self.published_from or self.published_to or self.publisher or self.author)
 
 
 class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
     question: Question
     top_k: TopK | None = None
-    filters: AskFilters | None = None
+    filters: Filters | None = None
     conversation_id: Annotated[str, Meta(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
 
 
@@ -100,6 +117,7 @@ class DocumentDetail(DocumentSummary):
 class DocumentList(msgspec.Struct):
     documents: list[DocumentSummary]
     total: int
+    undated_excluded: int = 0  # documents a date filter left out for having no known date
 
 
 class ParagraphContext(msgspec.Struct):

@@ -19,16 +19,13 @@ from qa.answer import Composer, Composition, answer_text
 from qa.confidence import LinearModel
 from qa.conversation import Conversations, resolve
 from qa.corpus import Corpus
+from qa.filters import UnknownDocuments, describe, select
 from qa.question import analyse
 from qa.retrieval import Hit, Retriever
-from qa.schemas import AskResponse, SearchHit, SearchResponse
+from qa.schemas import AskResponse, Filters, SearchHit, SearchResponse
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 2.0  # how often a replica checks whether the store has changed
-
-
-class UnknownDocuments(LookupError):
-    """A document filter names ids the corpus does not hold (a 404 over HTTP)."""
 
 
 class QAService:
@@ -95,18 +92,21 @@ class QAService:
         self.refresh(force=True)
         return existed
 
-    def _filtered_corpus(self, doc_ids: list[str] | None) -> Corpus:
-        """The corpus, once the filter's ids are known to be in it: a filter on a typo would
-        otherwise quietly search nothing and abstain."""
+    def _scope(self, filters: Filters | None) -> tuple[Corpus, list[str] | None]:
+        """The corpus and the ids of the documents a request may draw on (None: all). A filter
+        that matches nothing is refused, not answered with an abstention from no articles."""
         corpus = self.corpus
-        if unknown := [d for d in doc_ids or [] if d not in corpus.documents]:
-            raise UnknownDocuments(f"no document with id {', '.join(map(repr, unknown))} (see GET /documents)")
-        return corpus
+        selection = select(corpus, filters)
+        if selection.doc_ids is not None and not selection.doc_ids:
+            undated = f" ({selection.undated_excluded} undated left out; undated=include keeps them)" \
+                if selection.undated_excluded else ""
+            raise UnknownDocuments(f"no document matches the filters: {describe(filters)}{undated}")
+        return corpus, selection.doc_ids
 
-    def ask(self, question: str, top_k: int | None = None, doc_ids: list[str] | None = None) -> AskResponse:
-        return self.run(question, top_k, doc_ids)[0]
+    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> AskResponse:
+        return self.run(question, top_k, filters)[0]
 
-    def converse(self, question: str, top_k: int | None = None, doc_ids: list[str] | None = None,
+    def converse(self, question: str, top_k: int | None = None, filters: Filters | None = None,
                  conversation_id: str | None = None) -> AskResponse:
         """ask() as one turn of a conversation: a follow-up is resolved against the previous
         turn. Ids are issued here, unguessable: a request without one, or with one this
@@ -116,16 +116,16 @@ class QAService:
         if previous is None:
             conversation_id = self.conversations.new_id()
         resolved = resolve(question, previous)
-        response = self.ask(resolved, top_k, doc_ids)
+        response = self.ask(resolved, top_k, filters)
         self.conversations.remember(conversation_id, resolved, response)
         return msgspec.structs.replace(response, conversation_id=conversation_id, resolved_question=resolved)
 
     def run(self, question: str, top_k: int | None = None,
-            doc_ids: list[str] | None = None) -> tuple[AskResponse, Composition, list[Hit]]:
+            filters: Filters | None = None) -> tuple[AskResponse, Composition, list[Hit]]:
         """Answer a question; also return the retrieval hits and the composition internals
         (the evaluation reads them, so it measures exactly what the API serves)."""
         started = time.perf_counter()
-        corpus = self._filtered_corpus(doc_ids)
+        corpus, doc_ids = self._scope(filters)
         analysed = analyse(question, self.embedder.embed([question])[0], corpus.lexical.idf)
         k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
         hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
@@ -137,9 +137,9 @@ class QAService:
                                took_ms=round((time.perf_counter() - started) * 1000, 2))
         return response, composition, hits
 
-    def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> SearchResponse:
+    def search(self, query: str, k: int, filters: Filters | None = None) -> SearchResponse:
         started = time.perf_counter()
-        corpus = self._filtered_corpus(doc_ids)
+        corpus, doc_ids = self._scope(filters)
         analysed = analyse(query, self.embedder.embed([query])[0], corpus.lexical.idf)
         hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
         out = []
@@ -152,4 +152,4 @@ class QAService:
         return SearchResponse(query=query, hits=out, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-__all__ = ["QAService", "StoreUnavailable", "UnknownDocuments"]
+__all__ = ["QAService", "StoreUnavailable"]

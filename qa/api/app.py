@@ -31,7 +31,8 @@ from qa.api.security import API_KEY_HEADER, PUBLIC, api_key_guard
 from qa.api.static import StaticController
 from qa.api.stream import StreamController
 from qa.api.uploads import DocumentWriteController, upload_file
-from qa.service import QAService, UnknownDocuments
+from qa.filters import UnknownDocuments
+from qa.service import QAService
 
 log = logging.getLogger("qa.api")
 

@@ -12,8 +12,7 @@ from qa.service import QAService
 
 def answer(data: AskRequest, service: QAService) -> AskResponse:
     """One conversation turn for a validated request (shared with POST /ask/stream)."""
-    doc_ids = data.filters.doc_ids if data.filters else None
-    response = service.converse(data.question, data.top_k, doc_ids, data.conversation_id)
+    response = service.converse(data.question, data.top_k, data.filters, data.conversation_id)
     record_answer(response)
     return response
 

@@ -7,14 +7,17 @@ from typing import Annotated, Literal
 
 from litestar import Controller, MediaType, Request, Response
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.di import Provide
 from litestar.params import Parameter
 
 from index.documents import Document
+from qa.api.filters import provide_query_filters
 from qa.api.media import TEXT, alternative_media
 from qa.api.routing import get_or_head
 from qa.api.static import NO_FRAMING, page_policy
+from qa.filters import select
 from qa.highlight import BadHighlight, parse_ranges, render_html
-from qa.schemas import DocumentDetail, DocumentList, DocumentSummary, HighlightedRange
+from qa.schemas import DocumentDetail, DocumentList, DocumentSummary, Filters, HighlightedRange
 from qa.service import QAService
 
 DocIdParam = Annotated[str, Parameter(max_length=200, description="Document id, as listed by GET /documents")]
@@ -39,15 +42,18 @@ def summary(document: Document, passages: int) -> DocumentSummary:
 class DocumentController(Controller):
     path = "/documents"
     tags = ["documents"]
+    dependencies = {"filters": Provide(provide_query_filters, sync_to_thread=False)}  # noqa: RUF012
 
-    @get_or_head(sync_to_thread=False, summary="List the documents")
-    def list_documents(self, service: QAService) -> DocumentList:
+    @get_or_head(sync_to_thread=False, summary="List the documents (all, or those matching the filters)")
+    def list_documents(self, service: QAService, filters: Filters) -> DocumentList:
         corpus = service.corpus
+        selection = select(corpus, filters)
         counts: dict[str, int] = {}
         for passage in corpus.passages:
             counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
-        docs = [summary(d, counts.get(d.id, 0)) for d in sorted(corpus.documents.values(), key=lambda d: d.id)]
-        return DocumentList(documents=docs, total=len(docs))
+        ids = sorted(corpus.documents) if selection.doc_ids is None else selection.doc_ids
+        docs = [summary(corpus.documents[doc_id], counts.get(doc_id, 0)) for doc_id in ids]
+        return DocumentList(documents=docs, total=len(docs), undated_excluded=selection.undated_excluded)
 
     @get_or_head("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text",
          operation_class=alternative_media({MediaType.HTML: TEXT}))

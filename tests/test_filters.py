@@ -1,0 +1,110 @@
+"""Metadata filters (date range, publisher, author, ids) on /ask, /search, /documents and the
+command line, over a small archive whose metadata comes from sidecars and front matter."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+
+from index.store import Store
+from qa.api.app import create_app
+from qa.cli import main
+from qa.schemas import Filters
+from qa.service import QAService
+from tests.conftest import make_settings
+
+ARTICLES = {
+    "harbour-2021.txt": ("The Zanzibar harbour festival drew 40,000 visitors in 2021, the organisers said.",
+                         {"date": "2021-07-04", "publisher": "Coast Times", "author": "Amina Said"}),
+    "harbour-2023.txt": ("The Zanzibar harbour festival drew 65,000 visitors in 2023, the organisers said.",
+                         {"date": "March 3, 2023", "publisher": "Island Post", "author": "Peter Okello; Amina Said"}),
+    "harbour-undated.txt": ("The Zanzibar harbour festival drew 12,000 visitors in its first year, organisers said.",
+                            {}),
+}
+QUESTION = "How many visitors did the Zanzibar harbour festival draw?"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, embedder) -> QAService:
+    folder = tmp_path_factory.mktemp("dated")
+    for name, (text, metadata) in ARTICLES.items():
+        (folder / name).write_text(text + "\n")
+        if metadata:
+            (folder / f"{name}.meta.json").write_text(json.dumps(metadata))
+    settings = make_settings(tmp_path_factory.mktemp("dated-store"))
+    service = QAService(settings, Store.open(settings), embedder)
+    service.ingest([folder])
+    return service
+
+
+@pytest.fixture(scope="module")
+def client(archive):
+    with TestClient(create_app(archive.settings.replace(rate_limit_per_minute=0), archive)) as test_client:
+        yield test_client
+
+
+def _docs(hits) -> set[str]:
+    return {hit.doc_id for hit in hits}
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({"published_from": "2022-01-01"}, {"harbour-2023"}),
+    ({"published_to": "2022-12-31"}, {"harbour-2021"}),
+    ({"published_from": "2021-01-01", "published_to": "2023-12-31"}, {"harbour-2021", "harbour-2023"}),
+    ({"published_from": "2022-01-01", "undated": "include"}, {"harbour-2023", "harbour-undated"}),
+    ({"publisher": "island post"}, {"harbour-2023"}),
+    ({"author": "amina"}, {"harbour-2021", "harbour-2023"}),
+    ({"author": "Okello", "published_to": "2022-01-01"}, None),
+    ({"doc_ids": ["harbour-undated"]}, {"harbour-undated"}),
+])
+def test_search_keeps_only_matching_documents(archive, given, expected):
+    filters = msgspec.convert(given, Filters)  # as the API decodes them
+    if expected is None:
+        with pytest.raises(LookupError, match="no document matches the filters"):
+            archive.search(QUESTION, 10, filters)
+        return
+    assert _docs(archive.search(QUESTION, 10, filters).hits) == expected
+
+
+def test_ask_with_a_date_filter_quotes_that_year(client):
+    response = client.post("/ask", json={"question": QUESTION, "filters": {"published_from": "2023-01-01"}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {c["doc_id"] for c in body["citations"]} <= {"harbour-2023"}
+    assert "65,000" in body["answer"]
+
+
+def test_get_endpoints_take_the_filters_as_query_parameters(client):
+    listed = client.get("/documents", params={"published_from": "2022-01-01"}).json()
+    assert [d["id"] for d in listed["documents"]] == ["harbour-2023"]
+    assert listed["undated_excluded"] == 1  # said, not silently dropped
+    searched = client.get("/search", params={"q": QUESTION, "publisher": "Coast Times"}).json()
+    assert {h["doc_id"] for h in searched["hits"]} == {"harbour-2021"}
+    both = client.get("/search", params={"q": QUESTION, "doc_id": ["harbour-2021", "harbour-undated"]}).json()
+    assert {h["doc_id"] for h in both["hits"]} == {"harbour-2021", "harbour-undated"}
+
+
+def test_bad_or_empty_filters_are_client_errors(client):
+    assert client.get("/search", params={"q": QUESTION, "published_from": "2023-13-01"}).status_code == 400
+    assert client.post("/ask", json={"question": QUESTION, "filters": {"published_from": "last year"}}).status_code == 400
+    assert client.post("/ask", json={"question": QUESTION, "filters": {"outlet": "x"}}).status_code == 400
+    nothing = client.post("/ask", json={"question": QUESTION, "filters": {"published_from": "2030-01-01"}})
+    assert nothing.status_code == 404
+    assert "1 undated left out" in nothing.json()["detail"]
+    assert client.get("/documents", params={"publisher": "Nobody"}).json()["total"] == 0  # a list may be empty
+
+
+def test_cli_filters(archive, monkeypatch, capsys):
+    monkeypatch.setenv("QA_DATA_DIR", archive.settings.data_dir)
+    monkeypatch.setenv("QA_MODEL_CACHE_DIR", archive.settings.model_cache_dir)
+    assert main(["search", QUESTION, "--publisher", "island post"]) == 0
+    out = capsys.readouterr().out
+    assert "harbour-2023" in out and "harbour-2021" not in out
+    assert main(["search", QUESTION, "--from", "2030-01-01"]) == 2
+    assert "no document matches" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["ask", QUESTION, "--from", "yesterday"])
+    assert exit_.value.code == 2
