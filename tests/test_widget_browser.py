@@ -360,3 +360,23 @@ def test_verify_page_marks_each_quote_by_status_with_the_keyboard_only(page, ser
     assert page.evaluate("document.querySelectorAll('img').length") == 0
     page.screenshot(path=str(SCREENSHOTS / "verify.png"), full_page=True)
     assert page.dialogs == [] and violations == []
+
+
+def test_the_date_filter_is_sent_and_its_no_match_message_shown(page, servers):
+    """The widget's filter control sends `filters` with the question; the seeds have no dates,
+    so a date filter matches nothing and the API's 404 message is what the reader sees."""
+    from playwright.sync_api import expect
+
+    bodies = []
+    page.on("request", lambda request: request.url.endswith("/ask/stream") and bodies.append(request.post_data_json))
+    page.goto(servers.api + "/")
+    page.get_by_role("button", name="Open chat").click()
+    page.get_by_text("Filter by publication date").click()
+    page.get_by_label("Published from").fill("2023-01-01")
+    _ask(page, TRADE)
+    expect(page.locator("news-qa-chat .msg.bot").last).to_contain_text("no document matches the filters")
+    assert bodies[-1]["filters"] == {"published_from": "2023-01-01"}
+    page.get_by_label("Published from").fill("")
+    _ask(page, TRADE)
+    expect(_answers(page).last.locator(".sentence").first).to_contain_text("$240.1 billion")
+    assert "filters" not in bodies[-1]

@@ -138,6 +138,11 @@ mark.answer { background: var(--mark-strong); color: var(--ink); font-weight: 65
 .open-article:hover { text-decoration: underline; }
 .open-article svg { width: 16px; height: 16px; }
 
+.filters { margin: 0 14px 6px; font-size: 12.5px; color: var(--muted); }
+.filters summary { cursor: pointer; width: max-content; }
+.filters .range { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin-top: 6px; }
+.filters input { font: inherit; padding: 3px 6px; border: 1px solid var(--line); border-radius: 8px; color: var(--ink);
+  background: var(--bg); }
 form { display: flex; align-items: flex-end; gap: 8px; margin: 0 12px; padding: 6px 6px 6px 14px;
   border: 1px solid var(--line); border-radius: 16px; background: var(--bg); transition: border-color .15s, box-shadow .15s; }
 form:focus-within { border-color: var(--accent); box-shadow: 0 0 0 3px color-mix(in srgb, var(--accent) 16%, transparent); }
@@ -317,12 +322,19 @@ textarea::placeholder { color: #98a1ae; }
         icon("send"));
       this.form = el("form", {}, el("label", { class: "sr-only", for: "nqa-question" }, "Your question"),
         this.input, this.send);
+      // Researchers' filter: answers from articles published in a date range (sent as `filters`).
+      this.publishedFrom = el("input", { type: "date", id: "nqa-from" });
+      this.publishedTo = el("input", { type: "date", id: "nqa-to" });
+      this.filters = el("details", { class: "filters" }, el("summary", {}, "Filter by publication date"),
+        el("div", { class: "range" }, el("label", { for: "nqa-from" }, "Published from"), this.publishedFrom,
+          el("label", { for: "nqa-to" }, "to"), this.publishedTo));
 
       this.panel = el("section", { class: "panel", id: "nqa-panel", role: "dialog", "aria-label": title, hidden: true },
         el("header", {}, el("div", { class: "logo" }, icon("chat")),
           el("div", { class: "heading" }, el("h2", {}, title), el("p", { class: "subtitle" }, subtitle)),
           newChat, close),
         el("div", { class: "body" }, this.log, this.source),
+        this.filters,
         this.form,
         el("p", { class: "foot" }, "Every answer is an exact quote from a cited article."));
       root.append(this.launcher, this.panel);
@@ -397,6 +409,14 @@ textarea::placeholder { color: #98a1ae; }
       this.log.scrollTop = question.offsetTop - 12;
     }
 
+    /** The date filter as the API's `filters` (nothing when no date is set). */
+    dateFilters() {
+      const filters = {};
+      if (this.publishedFrom.value) filters.published_from = this.publishedFrom.value;
+      if (this.publishedTo.value) filters.published_to = this.publishedTo.value;
+      return Object.keys(filters).length ? { filters } : {};
+    }
+
     async ask(raw) {
       const question = raw.trim();
       if (!question || this.controller) return;
@@ -418,7 +438,8 @@ textarea::placeholder { color: #98a1ae; }
           method: "POST",
           headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
           body: JSON.stringify({ question: question.slice(0, MAX_QUESTION),
-            ...(this.conversationId ? { conversation_id: this.conversationId } : {}) }),
+            ...(this.conversationId ? { conversation_id: this.conversationId } : {}),
+            ...this.dateFilters() }),
           signal: controller.signal,
         });
         if (!response.ok) throw new Error(await errorMessage(response));
