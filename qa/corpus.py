@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 import numpy as np
@@ -30,7 +31,9 @@ class Corpus:
     sentence_row: dict[str, int] = field(init=False)
     passage_sentence_rows: list[np.ndarray] = field(init=False)
     lexical_to_passage: np.ndarray = field(init=False)
+    doc_code: dict[str, int] = field(init=False)
     passage_doc: np.ndarray = field(init=False)
+    sentence_doc: np.ndarray = field(init=False)
     sentence_terms: list[frozenset[str]] = field(init=False)
     passage_terms: list[frozenset[str]] = field(init=False)
     title_terms: dict[str, frozenset[str]] = field(init=False)
@@ -51,8 +54,9 @@ class Corpus:
         self.passage_terms = [frozenset().union(*(self.sentence_terms[r] for r in rows))
                               for rows in self.passage_sentence_rows]
         self.title_terms = {doc_id: frozenset(terms(d.title)) for doc_id, d in self.documents.items()}
-        doc_codes = {doc_id: n for n, doc_id in enumerate(self.documents)}
-        self.passage_doc = np.array([doc_codes[p.doc_id] for p in self.passages], dtype=np.int64)
+        self.doc_code = {doc_id: n for n, doc_id in enumerate(self.documents)}
+        self.passage_doc = np.array([self.doc_code[p.doc_id] for p in self.passages], dtype=np.int64)
+        self.sentence_doc = np.array([self.doc_code[s.doc_id] for s in self.sentences], dtype=np.int64)
 
     @classmethod
     def load(cls, store: Store, settings: Settings) -> "Corpus":
@@ -75,12 +79,15 @@ class Corpus:
         sentence = self.sentences[row]
         return self.documents[sentence.doc_id].text[sentence.start : sentence.end]
 
-    def doc_mask(self, doc_ids: list[str] | None) -> np.ndarray | None:
-        """Boolean mask over passages for a document filter (None: no filter)."""
+    def doc_mask(self, doc_ids: list[str] | None,
+                 over: Literal["passages", "sentences"] = "passages") -> np.ndarray | None:
+        """Boolean mask over passages (or sentences) for a document filter (None: no filter):
+        one lookup in a per-document table, as a filter may keep thousands of documents."""
         if not doc_ids:
             return None
-        wanted = set(doc_ids)
-        return np.array([p.doc_id in wanted for p in self.passages], dtype=bool)
+        kept = np.zeros(len(self.doc_code), dtype=bool)
+        kept[[self.doc_code[d] for d in doc_ids if d in self.doc_code]] = True
+        return kept[self.passage_doc if over == "passages" else self.sentence_doc]
 
 
 class _SnapshotRecords(msgspec.Struct):

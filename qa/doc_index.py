@@ -27,6 +27,7 @@ class MetadataColumns:
     def __init__(self, corpus: Corpus) -> None:
         documents = sorted(corpus.documents.values(), key=lambda d: d.id)
         self.doc_ids = np.array([d.id for d in documents], dtype=object)
+        self.position = {d.id: n for n, d in enumerate(documents)}
         self.published = np.array([_ordinal(d.metadata.get("date")) for d in documents], dtype=np.int32)
         self.publishers = np.array([d.metadata.get("publisher", "").strip().casefold() for d in documents], dtype=object)
         self.authors = [d.metadata.get("author", "").casefold() for d in documents]

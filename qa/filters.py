@@ -39,7 +39,9 @@ def select(corpus: Corpus, filters: Filters | None) -> Selection:
     columns = document_index(corpus).metadata
     keep = np.ones(len(columns.doc_ids), dtype=bool)
     if filters.doc_ids:
-        keep &= np.isin(columns.doc_ids, np.array(filters.doc_ids, dtype=object))
+        named = np.zeros(len(columns.doc_ids), dtype=bool)
+        named[[columns.position[d] for d in filters.doc_ids]] = True
+        keep &= named
     undated_excluded = 0
     if filters.published_from or filters.published_to:
         low = filters.published_from.toordinal() if filters.published_from else 1

@@ -67,9 +67,8 @@ class Retriever:
     def _exact_nearest(self, vector: np.ndarray, n: int, doc_ids: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """The n nearest sentences by brute force over the in-memory vectors."""
         similarities = self.corpus.sentence_vectors @ vector
-        if doc_ids:
-            wanted = set(doc_ids)
-            similarities = np.where([s.doc_id in wanted for s in self.corpus.sentences], similarities, -np.inf)
+        if (mask := self.corpus.doc_mask(doc_ids, over="sentences")) is not None:
+            similarities = np.where(mask, similarities, -np.inf)
         top = np.argpartition(-similarities, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
         top = top[np.isfinite(similarities[top])]
         return top, similarities[top]
