@@ -262,18 +262,20 @@ def _best(found: list[_Found], limit: int) -> list[_Found]:
     return kept
 
 
-def lookup(corpus: Corpus, quote: str, limit: int = 5, min_similarity: float = 0.8) -> LookupResponse:
+def lookup(corpus: Corpus, quote: str, limit: int = 5, min_similarity: float = 0.8,
+           candidates: int = CANDIDATES) -> LookupResponse:
+    """Where `quote` occurs (see the module docstring); `candidates` passages are aligned."""
     started = time.perf_counter()
     quote = quote.strip()
     normal_quote = normalise(quote).text.strip()
     query = list(dict.fromkeys(terms(quote))) if normal_quote else []
-    rows = candidate_passages(corpus, query)
+    rows = candidate_passages(corpus, query, candidates)
     found = _search(corpus, rows, quote, normal_quote, limit, min_similarity)
     # Not found as written, and some words are unknown to the index: they may be misspelt or
     # cut. Searching again with their indexed look-alikes costs a vocabulary scan, so only now.
     if all(f.kind == "fuzzy" for f in found) and (alike := respelt(query, document_index(corpus))):
         seen = set(rows)
-        more = [row for row in candidate_passages(corpus, query + alike) if row not in seen]
+        more = [row for row in candidate_passages(corpus, query + alike, candidates) if row not in seen]
         found = _best(found + _search(corpus, more, quote, normal_quote, limit, min_similarity), limit)
         rows += more
     matches = [QuoteMatch(kind=f.kind, similarity=f.similarity,

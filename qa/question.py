@@ -31,17 +31,29 @@ _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
 ]
 
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.|Feb\.|Mar\.|Apr\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
+_HEDGE = r"(?:\b(?:about|around|almost|nearly|roughly|some|over|more than|less than|fewer than|up to|at least) )?"
+_UNIT = (r"(?:\s?(?:%|(?:percent|per cent|bn|m|k|billion|million|thousand|trillion|tonnes|tons|km|kilometres|kilometers"
+         r"|miles|metres|meters|years?|months?|weeks?|days?|hours?|minutes?|people|times|points|goals|tries)\b))?")
 _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.NUMBER: re.compile(
-        r"(?:[$€£¥]\s?)?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|per cent|billion|million|thousand|trillion|km|kilometres|kilometers|miles|years|people|times))?"
-        r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozens?|several)\b(?:\s(?:hundred|thousand|million|billion))?", re.I),
+        rf"{_HEDGE}(?:(?:[$€£¥]|\b[A-Z][a-z]+ dollars? )\s?\d[\d,]*(?:\.\d+)?|(?<![\d.,$€£¥])\b\d[\d,]*(?:\.\d+)?){_UNIT}"
+        r"|\b(?:(?:about|around|almost|nearly|some|over) )?(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+        r"|fifteen|twenty|thirty|forty|fifty|hundred|dozens?|several)\b(?:\s(?:hundred|thousand|million|billion))?" + _UNIT,
+        re.I),
     AnswerType.DATE: re.compile(
-        rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?|{_MONTHS}\s+\d{{4}}|(?:early |late |mid-)?\d{{1,4}}(?:st|nd|rd|th)? centur(?:y|ies)|(?:the )?\d{{3,4}}s?|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)|(?:last|next|this) (?:year|month|week))\b"),
+        rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?|{_MONTHS}\s+\d{{4}}|(?:early |late |mid-)?\d{{1,4}}(?:st|nd|rd|th)? centur(?:y|ies)|(?:the )?\d{{3,4}}s?|{_MONTHS}|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)|(?:last|next|this) (?:year|month|week))\b"),
 }
 _PROPER = re.compile(r"\b[A-Z][\w’'.-]*[\w](?:\s+(?:of|the|de|da|von|van|and|for)?\s*[A-Z][\w’'.-]*[\w])*")
 _CANDIDATES[AnswerType.PERSON] = _PROPER
 _CANDIDATES[AnswerType.PLACE] = _PROPER
 _CANDIDATES[AnswerType.ENTITY] = _PROPER
+_NAMED = (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ENTITY)
+# Capitalised words that are never a person, place or organisation on their own.
+_NOT_NAMES = re.compile(rf"^(?:{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mr|Mrs|Ms|Dr|The|A|An"
+                        r"|He|She|It|They|We|I|But|And|In|On|At|For|His|Her|Their|This|That|These|Those)$")
+_YEAR_ASKED = re.compile(r"\b(what|which|in what|in which) year\b", re.I)
+_YEAR = re.compile(r"^(?:the )?\d{4}s?$")
+_COUNTED = re.compile(r"\bhow (?:many|much) (\w+)", re.I)  # "how many tries": the answer counts tries
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -64,23 +76,35 @@ def _stems(text: str) -> list[tuple[int, int, str]]:
 def answer_span(question: str, kind: AnswerType, sentence: str,
                 asked: frozenset[str] | None = None) -> tuple[int, int] | None:
     """Offsets (within the sentence) of the best candidate of the asked type that the
-    question does not already contain; the nearest to the question's words wins."""
+    question does not already contain. A name sharing a word with the question is the
+    question's subject, not its answer; "what year" wants a year; "how many tries" prefers
+    a number of tries; otherwise the candidate nearest to the question's words wins."""
     pattern = _CANDIDATES.get(kind)
     if pattern is None:
         return None
     asked = asked if asked is not None else frozenset(terms(question))
     stems = _stems(sentence)
     anchors = [a for a, _, stem in stems if stem in asked]
+    counted = _COUNTED.search(question)
+    counted_stem = stem_words([counted.group(1).lower()])[0] if counted else None
+    wants_year = kind is AnswerType.DATE and _YEAR_ASKED.search(question) is not None
     best: tuple[float, int, int] | None = None
     for match in pattern.finditer(sentence):
-        text = match.group().strip()
+        text = match.group().strip().rstrip(".,")
         end = match.start() + len(text)
         words = {stem for a, b, stem in stems if a >= match.start() and b <= end}
         if not text or (words and words <= asked):
             continue
-        if kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ENTITY) and match.start() == 0 and " " not in text:
-            continue  # a capitalised first word is usually just the sentence start
+        if kind in _NAMED:
+            if words & asked or _NOT_NAMES.match(text):
+                continue
+            if match.start() == 0 and " " not in text:
+                continue  # a capitalised first word is usually just the sentence start
+        if wants_year and not _YEAR.match(text):
+            continue
         distance = min((abs(match.start() - a) for a in anchors), default=len(sentence))
+        if counted_stem and counted_stem in {stem for a, _, stem in stems if end <= a <= end + 20}:
+            distance -= len(sentence)  # "seven tries" answers "how many tries" wherever it stands
         if best is None or distance < best[0]:
             best = (distance, match.start(), end)
     return None if best is None else (best[1], best[2])

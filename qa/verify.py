@@ -39,6 +39,10 @@ STATUSES = ("exact", "close", "misquoted", "not_found")
 MIN_SHARED = 0.6  # share of the quote's words found in order at the source, below which it is not found
 MAX_CLOSE_WORDS = 2  # differing words a close quote may have (a slip of the pen), beyond: misquoted
 MIN_SIMILARITY = 0.6  # the lookup's fuzzy threshold: low, as the word diff decides
+# A short quote of common words can rank below many near-copies of its article (syndicated
+# wire copy) among the lexical candidates: when it is not found verbatim, look wider once.
+WIDER_CANDIDATES = 100
+WIDER_MAX_CHARACTERS = 200
 SPELLING = 0.75  # a replaced word at least this similar (edit distance) to the source word is a misspelling
 MAX_ATTRIBUTION = 60  # characters between the two halves of a quote split by "he said"
 NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -129,6 +133,10 @@ _MARKS = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032\u02bc"}
 def check(corpus: Corpus, searched: str) -> Verdict:
     """The verdict on one quote: its status, the best source and what differs from it."""
     found = lookup(corpus, searched, limit=1, min_similarity=MIN_SIMILARITY)
+    if len(searched) <= WIDER_MAX_CHARACTERS and (not found.matches or found.matches[0].kind == "fuzzy"):
+        wider = lookup(corpus, searched, limit=1, min_similarity=MIN_SIMILARITY, candidates=WIDER_CANDIDATES)
+        if wider.matches and (not found.matches or wider.matches[0].kind != "fuzzy"):
+            found = wider
     if not found.matches:
         return NOT_FOUND
     match = found.matches[0]
