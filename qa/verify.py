@@ -24,15 +24,8 @@ from rapidfuzz.distance import Levenshtein
 from qa.corpus import Corpus
 from qa.lookup import lookup
 from qa.quotations import Quotation, find_quotations, find_sentences
-from qa.schemas import (
-    MAX_VERIFY_CHARACTERS,
-    MAX_VERIFY_QUOTES,
-    CitationDetail,
-    QuoteChange,
-    TextSpan,
-    VerifiedQuote,
-    VerifyResponse,
-)
+from qa.schemas import (MAX_VERIFY_CHARACTERS, MAX_VERIFY_QUOTES, CitationDetail, LookupResponse, QuoteChange, TextSpan,
+                        VerifiedQuote, VerifyResponse)
 from qa.textnorm import normalise
 
 STATUSES = ("exact", "close", "misquoted", "not_found")
@@ -40,7 +33,7 @@ MIN_SHARED = 0.6  # share of the quote's words found in order at the source, bel
 MAX_CLOSE_WORDS = 2  # differing words a close quote may have (a slip of the pen), beyond: misquoted
 MIN_SIMILARITY = 0.6  # the lookup's fuzzy threshold: low, as the word diff decides
 # A short quote of common words can rank below many near-copies of its article (syndicated
-# wire copy) among the lexical candidates: when it is not found verbatim, look wider once.
+# wire copy) among the lexical candidates: when it is not found, look wider once.
 WIDER_CANDIDATES = 100
 WIDER_MAX_CHARACTERS = 200
 SPELLING = 0.75  # a replaced word at least this similar (edit distance) to the source word is a misspelling
@@ -130,13 +123,7 @@ _MARKS = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032\u02bc"}
                        | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
 
 
-def check(corpus: Corpus, searched: str) -> Verdict:
-    """The verdict on one quote: its status, the best source and what differs from it."""
-    found = lookup(corpus, searched, limit=1, min_similarity=MIN_SIMILARITY)
-    if len(searched) <= WIDER_MAX_CHARACTERS and (not found.matches or found.matches[0].kind == "fuzzy"):
-        wider = lookup(corpus, searched, limit=1, min_similarity=MIN_SIMILARITY, candidates=WIDER_CANDIDATES)
-        if wider.matches and (not found.matches or wider.matches[0].kind != "fuzzy"):
-            found = wider
+def _verdict(searched: str, found: LookupResponse) -> Verdict:
     if not found.matches:
         return NOT_FOUND
     match = found.matches[0]
@@ -145,6 +132,15 @@ def check(corpus: Corpus, searched: str) -> Verdict:
         return Verdict("exact", 1.0, match.citation, [])
     status, changes = compare(searched, source)
     return NOT_FOUND if status == "not_found" else Verdict(status, match.similarity, match.citation, changes)
+
+
+def check(corpus: Corpus, searched: str) -> Verdict:
+    """The verdict on one quote: its status, the best source and what differs from it."""
+    verdict = _verdict(searched, lookup(corpus, searched, limit=1, min_similarity=MIN_SIMILARITY))
+    if verdict.status == "not_found" and len(searched) <= WIDER_MAX_CHARACTERS:
+        wider = lookup(corpus, searched, limit=1, min_similarity=MIN_SIMILARITY, candidates=WIDER_CANDIDATES)
+        verdict = _verdict(searched, wider)
+    return verdict
 
 
 _ATTRIBUTION = re.compile(r"^[\s,;:\u2014\u2013-]*(?:[\w.'\u2019-]+\s+){0,5}[\w.'\u2019-]+[\s,;:\u2014\u2013-]*$")

@@ -19,14 +19,8 @@ from qa.api.routing import get_or_head
 from qa.citations import CitationNotFound, resolve
 from qa.lookup import lookup
 from qa.references import MEDIA_TYPES, Style, render
-from qa.schemas import (
-    MAX_VERIFY_CHARACTERS,
-    CitationDetail,
-    LookupRequest,
-    LookupResponse,
-    VerifyRequest,
-    VerifyResponse,
-)
+from qa.schemas import (MAX_VERIFY_CHARACTERS, CitationDetail, LookupRequest, LookupResponse, VerifyRequest,
+                        VerifyResponse)
 from qa.service import QAService
 from qa.verify import TooMuchToVerify, verify
 
