@@ -156,9 +156,13 @@ def main() -> int:
     cases = labelled_quotes(corpus, args.cases, args.seed)
     verify(corpus, '"warm up the stemmer and the stop words"')
     confusion: dict[str, Counter] = {kind: Counter() for kind in EXPECTED}
+    citations, unfaithful = 0, 0  # every source cited must be document.text[start:end]
     for kind, quote in cases:
-        statuses = [q.status for q in verify(corpus, f'They said "{quote}" yesterday.').quotes]
-        confusion[kind][statuses[0] if len(statuses) == 1 else f"{len(statuses)} quotes"] += 1
+        results = verify(corpus, f'They said "{quote}" yesterday.').quotes
+        confusion[kind][results[0].status if len(results) == 1 else f"{len(results)} quotes"] += 1
+        for source in (r.source for r in results if r.source is not None):
+            citations += 1
+            unfaithful += corpus.documents[source.doc_id].text[source.start : source.end] != source.quote
     by_status: dict[str, dict[str, float]] = {}
     for status in STATUSES:  # stitched quotes may rightly be misquoted or not found: counted apart
         expected = [k for k, v in EXPECTED.items() if v == status]
@@ -183,7 +187,8 @@ def main() -> int:
     report = {"passages": len(corpus.passages), "documents": len(corpus.documents),
               "cases_per_kind": {k: sum(c.values()) for k, c in confusion.items()},
               "confusion": {k: dict(c) for k, c in confusion.items()}, "by_status": by_status,
-              "flagged_share": flagged, "draft_latency": latency,
+              "flagged_share": flagged, "citations_checked": citations, "citations_not_at_their_offsets": unfaithful,
+              "draft_latency": latency,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_average": [round(x, 2) for x in os.getloadavg()]}}
     print(f"\n{'kind':<14}{'expected':<11}" + "".join(f"{s:>11}" for s in STATUSES))
@@ -194,6 +199,7 @@ def main() -> int:
         print(f"{status:<11}{row['precision'] if row['precision'] is not None else '-':>10}"
               f"{row['recall'] if row['recall'] is not None else '-':>8}")
     print(f"\nflagged (misquoted or not found): {flagged}")
+    print(f"citations whose quote is not document.text[start:end]: {unfaithful} of {citations}")
     print(f"{latency['drafts']} drafts of ~{latency['characters_median']} characters with 10 quotes: "
           f"p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms")
     write_report(args.output, report)

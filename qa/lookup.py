@@ -29,7 +29,7 @@ from qa.citations import detail_in_corpus
 from qa.corpus import Corpus
 from qa.doc_index import DocumentIndex, document_index
 from qa.schemas import LookupResponse, QuoteMatch
-from qa.textnorm import Normalised, normalise
+from qa.textnorm import Normalised, normalise, strip_span
 
 CANDIDATES = 20  # passages checked per quote: enough for a phrase repeated across many articles
 RESPELT_TERMS = 4  # unknown words per quote matched against the vocabulary (each costs a scan of part of it)
@@ -206,16 +206,8 @@ def _fuzzy(near: _Near, quote: str, min_similarity: float) -> _Found | None:
         return None
     start, end = near.text.span(start, end)
     document, base = near.window.document, near.window.start
-    start, end = _strip(document.text, base + start, base + end)
+    start, end = strip_span(document.text, base + start, base + end)
     return _Found(document, start, end, "fuzzy", round(similarity, 4), near.window.rank) if start < end else None
-
-
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _close_matches(windows: list[_Window], quote: str, wanted: int, min_similarity: float,

@@ -21,6 +21,7 @@ import re
 from typing import NamedTuple
 
 from index.splitting import split_sentences
+from qa.textnorm import strip_span
 
 MIN_QUOTE_WORDS = 3
 # Opening mark -> the marks that close it.
@@ -44,14 +45,6 @@ class Quotation(NamedTuple):
         closing comma or full stop (by convention they go inside the marks, whatever the source has)."""
         words = re.sub(r"\s*\n[ \t]*>?[ \t]?", " ", self.quote) if self.block else self.quote
         return words.rstrip(".,;: ") or words
-
-
-def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _closing(text: str, opener: int, limit: int) -> int | None:
@@ -84,7 +77,7 @@ def _blocks(text: str) -> list[Quotation]:
             run.append(line)
             continue
         if run:
-            start, end = _stripped(text, run[0].start(1), run[-1].end(1))
+            start, end = strip_span(text, run[0].start(1), run[-1].end(1))
             if start < end:
                 out.append(Quotation(start, end, text[start:end], block=True))
         run = [line] if line is not None else []
@@ -106,7 +99,7 @@ def find_quotations(text: str) -> list[Quotation]:
             limit = next(b for b in breaks if b > position)
             close = _closing(text, position, limit)
             if close is not None:
-                start, end = _stripped(text, position + 1, close)
+                start, end = strip_span(text, position + 1, close)
                 if start < end:
                     found.append(Quotation(start, end, text[start:end]))
                 position = close + 1

@@ -68,3 +68,12 @@ def normalise(text: str) -> Normalised:
     # A space is kept only when the character before it (after dropping) is not a space.
     keep = ~(space & np.concatenate(([True], space[:-1])))
     return Normalised(codes[keep].tobytes().decode("utf-32-le"), origin[keep])
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span [start, end) of `text` without the whitespace at its ends."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
