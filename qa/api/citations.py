@@ -47,7 +47,6 @@ class CitationController(Controller):
     def lookup_quote(self, data: LookupRequest, service: QAService) -> LookupResponse:
         return lookup(service.corpus, data.quote, data.limit, data.min_similarity)
 
-
     @post("/verify", status_code=HTTP_200_OK, sync_to_thread=True, opt={EXPENSIVE: True},
           request_max_body_size=VERIFY_MAX_BODY_BYTES,
           summary="Check every quotation of a text against the archive: exact, close, misquoted or not found")
@@ -63,7 +62,8 @@ class ReferenceController(Controller):
     tags = ["citations"]
 
     @get_or_head("/{doc_id:str}/cite", sync_to_thread=False, summary="A reference to the article, from its metadata",
-         media_type=MediaType.TEXT, operation_class=alternative_media({media: TEXT for media in MEDIA_TYPES.values()}))
+                 media_type=MediaType.TEXT,
+                 operation_class=alternative_media({media: TEXT for media in MEDIA_TYPES.values()}))
     def cite(self, service: QAService, doc_id: DocIdParam, style: StyleParam = "csl-json") -> Response[str]:
         document = service.corpus.documents.get(doc_id)
         if document is None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, MediaType, Request, Response
-from litestar.exceptions import NotFoundException, ValidationException
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
 from index.documents import Document
@@ -42,7 +42,7 @@ def summary(document: Document, passages: int) -> DocumentSummary:
 class DocumentController(Controller):
     path = "/documents"
     tags = ["documents"]
-    dependencies = {"filters": Provide(provide_query_filters, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {"filters": Provide(provide_query_filters, sync_to_thread=False)}
 
     @get_or_head(sync_to_thread=False, summary="List the documents (all, or those matching the filters)")
     def list_documents(self, service: QAService, filters: Filters) -> DocumentList:
@@ -56,7 +56,7 @@ class DocumentController(Controller):
         return DocumentList(documents=docs, total=len(docs), undated_excluded=selection.undated_excluded)
 
     @get_or_head("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text",
-         operation_class=alternative_media({MediaType.HTML: TEXT}))
+                 operation_class=alternative_media({MediaType.HTML: TEXT}))
     def get_document(self, request: Request, service: QAService, doc_id: DocIdParam, highlight: HighlightParam = None,
                      response_format: FormatParam = None) -> Response[DocumentDetail]:
         corpus = service.corpus

@@ -17,7 +17,7 @@ from qa.service import QAService
 class SearchController(Controller):
     path = "/search"
     tags = ["retrieval"]
-    dependencies = {"filters": Provide(provide_query_filters, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {"filters": Provide(provide_query_filters, sync_to_thread=False)}
 
     @get_or_head(sync_to_thread=True, summary="Ranked passages for a query")
     def search(

@@ -1,7 +1,7 @@
 """GET / (the demo page), GET /widget.js (the embeddable chat widget) and GET /verify (the
-quote verification page, with its /verify.js), served from
-qa/static with validators: the page is revalidated on every load, the script may be
-cached for a few minutes by the sites that embed it."""
+quote verification page, with its /verify.js), served from qa/static with validators: pages
+are revalidated on every load, the widget script may be cached for a few minutes by the sites
+that embed it."""
 
 from __future__ import annotations
 
