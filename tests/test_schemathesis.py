@@ -33,7 +33,8 @@ REPORT = ROOT / "benchmarks" / "results" / "schemathesis.json"
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory, embedder):
-    app_settings = make_settings(tmp_path_factory.mktemp("fuzzed"), api_key=KEY, rate_limit_per_minute=0)
+    app_settings = make_settings(tmp_path_factory.mktemp("fuzzed"), api_key=KEY, rate_limit_per_minute=0,
+                                 expensive_rate_limit_per_minute=0)
     service = QAService(app_settings, Store.open(app_settings), embedder)
     service.ingest([SEEDS])
     return schemathesis.openapi.from_asgi("/schema/openapi.json", create_app(app_settings, service))
