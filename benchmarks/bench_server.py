@@ -7,7 +7,10 @@ Per corpus (the seeds, and the squad2-dev articles when ../shared/eval is there)
    (each phase stops at --duration seconds or --max-requests requests), with the server's
    RSS and CPU time per request read from /proc;
 4. the same load on benchmarks/floor_app.py (embed + Chroma query only) over the same data
-   dir, started after the server stopped, so the two never share the cores.
+   dir, started after the server stopped, so the two never share the cores;
+5. embedding each question with the int8 MiniLM on one thread in this process, with no server
+   running: /ask's p50 and p99 at concurrency 1 as multiples of that (the answer path's speed
+   budget: at most 5x and 15x).
 
     .venv/bin/python benchmarks/bench_server.py --duration 20 --corpus both   # or: make bench
 
@@ -213,6 +216,22 @@ def measure(server: Server, path: str, bodies: list[dict], duration: float, max_
     return out
 
 
+def embedding_ms(questions: list[str]) -> float:
+    """Median time to embed one question with the service's embedder on one thread."""
+    sys.path.insert(0, str(ROOT))
+    from config import load_settings
+    from index.embedding import load_embedder
+
+    embedder = load_embedder(load_settings(environ=server_env(ROOT / "data")), threads=1)
+    embedder.embed(questions[:5])  # warm-up
+    times = []
+    for question in questions[:200]:
+        started = time.perf_counter()
+        embedder.embed([question])
+        times.append((time.perf_counter() - started) * 1000)
+    return round(float(np.median(times)), 2)
+
+
 def bench_corpus(name: str, folder: Path, questions: list[str], args: argparse.Namespace) -> dict:
     print(f"[{name}] ingesting {folder}", flush=True)
     bodies = [{"question": q} for q in questions]
@@ -227,7 +246,15 @@ def bench_corpus(name: str, folder: Path, questions: list[str], args: argparse.N
         with Server(floor_server, env, Path(tmp) / "floor.log") as server:
             server.wait_ready("/floor", bodies[0])
             result["floor"] = measure(server, "/floor", bodies, args.duration, args.max_requests)
+    result["embed_question_ms_p50"] = embedding_ms(questions)
     ask, floor = result["ask"], result["floor"]
+    result["ask_over_embedding"] = {
+        "p50_c1": round(ask["c1"]["p50_ms"] / result["embed_question_ms_p50"], 2),
+        "p99_c1": round(ask["c1"]["p99_ms"] / result["embed_question_ms_p50"], 2),
+        "budget": {"p50_c1": 5.0, "p99_c1": 15.0},
+    }
+    print(f"    embedding a question: p50 {result['embed_question_ms_p50']} ms; "
+          f"/ask over embedding: {result['ask_over_embedding']}", flush=True)
     result["ask_over_floor"] = {
         "p50_c1": round(ask["c1"]["p50_ms"] / floor["c1"]["p50_ms"], 2),
         "throughput_c16": round(floor["c16"]["req_per_s"] / max(ask["c16"]["req_per_s"], 1e-9), 2),
