@@ -70,6 +70,16 @@ def normalise(text: str) -> Normalised:
     return Normalised(codes[keep].tobytes().decode("utf-32-le"), origin[keep])
 
 
+_MARK_TABLE = str.maketrans({c: "'" for c in _SINGLE_QUOTES} | {c: '"' for c in _DOUBLE_QUOTES}
+                            | {c: "-" for c in _DASHES})
+
+
+def unify_marks(text: str) -> str:
+    """Quote and dash variants as ASCII and whitespace runs as one space, letter case kept:
+    what differs between two copies of the same words that are verbatim for a reader."""
+    return " ".join(text.translate(_MARK_TABLE).split())
+
+
 def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     """The span [start, end) of `text` without the whitespace at its ends."""
     while start < end and text[start].isspace():

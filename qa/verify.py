@@ -26,7 +26,7 @@ from qa.lookup import lookup
 from qa.quotations import Quotation, find_quotations, find_sentences
 from qa.schemas import (MAX_VERIFY_CHARACTERS, MAX_VERIFY_QUOTES, CitationDetail, LookupResponse, QuoteChange, TextSpan,
                         VerifiedQuote, VerifyResponse)
-from qa.textnorm import normalise
+from qa.textnorm import normalise, unify_marks
 
 STATUSES = ("exact", "close", "misquoted", "not_found")
 MIN_SHARED = 0.6  # share of the quote's words found in order at the source, below which it is not found
@@ -112,15 +112,10 @@ def compare(quote: str, source: str) -> tuple[str, list[QuoteChange]]:
 def _verbatim_but_for_marks(quote: str, source: str) -> bool:
     """Equal once quote marks, dashes and whitespace are normalised. Letter case counts, but
     for the first letter: a quotation taken from mid-sentence is capitalised by convention."""
-    def marks(text: str) -> str:
-        text = " ".join(text.translate(_MARKS).split())
+    def unified(text: str) -> str:
+        text = unify_marks(text)
         return text[:1].lower() + text[1:]
-    return marks(quote) == marks(source)
-
-
-_MARKS = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032\u02bc"}
-                       | {c: '"' for c in "\u201c\u201d\u201e\u201f\u00ab\u00bb"}
-                       | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
+    return unified(quote) == unified(source)
 
 
 def _verdict(searched: str, found: LookupResponse) -> Verdict:
