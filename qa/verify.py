@@ -44,6 +44,8 @@ NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten 
                           "percent".split())
 NEGATIONS = frozenset("not no never none nothing nobody neither nor cannot without".split())
 _TOKEN = re.compile(r"\S+")
+# What may stand between the halves of a quote split by its attribution: up to six words ("he said").
+_ATTRIBUTION = re.compile(r"^[\s,;:\u2014\u2013-]*(?:[\w.'\u2019-]+\s+){0,5}[\w.'\u2019-]+[\s,;:\u2014\u2013-]*$")
 _EDGE_PUNCTUATION = "\"'.,;:!?()[]{}\u2018\u2019\u201c\u201d\u00ab\u00bb"
 
 
@@ -137,8 +139,6 @@ def check(corpus: Corpus, searched: str) -> Verdict:
         verdict = _verdict(searched, wider)
     return verdict
 
-
-_ATTRIBUTION = re.compile(r"^[\s,;:\u2014\u2013-]*(?:[\w.'\u2019-]+\s+){0,5}[\w.'\u2019-]+[\s,;:\u2014\u2013-]*$")
 
 
 def _split_by_attribution(text: str, first: Quotation, second: Quotation) -> bool:
