@@ -54,3 +54,24 @@ def test_overlong_sentence_is_cut_at_word_boundaries():
     joined = " ".join(text[s.start : s.end] for group in passages for s in group)
     assert joined == text
     assert all(isinstance(s, Span) for group in passages for s in group)
+
+
+def test_sentences_are_those_of_pysbd_segment():
+    """split_sentences locates pysbd's sentences itself (faster than `segment`, which compiles
+    a regex per sentence): the sentences must be exactly the ones `segment` gives."""
+    from pathlib import Path
+
+    import pysbd
+
+    from index.loading import discover, read_document
+    from index.pipeline import prepare
+    from tests.conftest import SEEDS, SHARED
+
+    folders = [SEEDS] + [f for f in (SHARED / "eval" / "news-dev" / "articles",) if f.exists()]
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    for path in discover([Path(f) for f in folders]):
+        document = prepare(read_document(path))
+        for paragraph in paragraph_spans(document.text):
+            chunk = document.text[paragraph.start : paragraph.end]
+            expected = [s.strip() for s in segmenter.segment(chunk) if s.strip()]
+            assert [document.text[s.start : s.end] for s in split_sentences(document.text, paragraph)] == expected
