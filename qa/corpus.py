@@ -34,6 +34,7 @@ class Corpus:
     doc_code: dict[str, int] = field(init=False)
     passage_doc: np.ndarray = field(init=False)
     sentence_doc: np.ndarray = field(init=False)
+    _passages_per_doc: np.ndarray = field(init=False)
     sentence_terms: list[frozenset[str]] = field(init=False)
     passage_terms: list[frozenset[str]] = field(init=False)
     title_terms: dict[str, frozenset[str]] = field(init=False)
@@ -57,6 +58,7 @@ class Corpus:
         self.doc_code = {doc_id: n for n, doc_id in enumerate(self.documents)}
         self.passage_doc = np.array([self.doc_code[p.doc_id] for p in self.passages], dtype=np.int64)
         self.sentence_doc = np.array([self.doc_code[s.doc_id] for s in self.sentences], dtype=np.int64)
+        self._passages_per_doc = np.bincount(self.passage_doc, minlength=len(self.doc_code))
 
     @classmethod
     def load(cls, store: Store, settings: Settings) -> "Corpus":
@@ -70,6 +72,11 @@ class Corpus:
                                       [p.id for p in snapshot.passages], texts)
         return cls(generation=generation, documents=snapshot.documents, passages=snapshot.passages,
                    sentences=snapshot.sentences, sentence_vectors=snapshot.sentence_vectors, lexical=lexical)
+
+    def passage_count(self, doc_id: str) -> int:
+        """How many passages the document has (0 for an id the corpus does not hold)."""
+        code = self.doc_code.get(doc_id)
+        return 0 if code is None else int(self._passages_per_doc[code])
 
     def passage_text(self, row: int) -> str:
         passage = self.passages[row]

@@ -48,11 +48,8 @@ class DocumentController(Controller):
     def list_documents(self, service: QAService, filters: Filters) -> DocumentList:
         corpus = service.corpus
         selection = select(corpus, filters)
-        counts: dict[str, int] = {}
-        for passage in corpus.passages:
-            counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
         ids = sorted(corpus.documents) if selection.doc_ids is None else selection.doc_ids
-        docs = [summary(corpus.documents[doc_id], counts.get(doc_id, 0)) for doc_id in ids]
+        docs = [summary(corpus.documents[doc_id], corpus.passage_count(doc_id)) for doc_id in ids]
         return DocumentList(documents=docs, total=len(docs), undated_excluded=selection.undated_excluded)
 
     @get_or_head("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text",
@@ -71,7 +68,7 @@ class DocumentController(Controller):
             page = render_html(document, ranges)
             return Response(page, media_type=MediaType.HTML,
                             headers={"Content-Security-Policy": page_policy(page.encode()), **NO_FRAMING})
-        passages = sum(1 for p in corpus.passages if p.doc_id == doc_id)
+        passages = corpus.passage_count(doc_id)
         return Response(DocumentDetail(
             **{f: getattr(summary(document, passages), f) for f in DocumentSummary.__struct_fields__},
             text=document.text,

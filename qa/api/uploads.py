@@ -80,7 +80,7 @@ def _ingest(service: QAService, filename: str, content: bytes, metadata: Article
         raise ClientException(f"the article was not ingested: {reason}", status_code=HTTP_422_UNPROCESSABLE_ENTITY)
     status, doc_id = next((s, ids[0]) for s, ids in (("added", report.added), ("replaced", report.replaced),
                                                       ("unchanged", report.unchanged)) if ids)
-    passages = sum(1 for p in service.corpus.passages if p.doc_id == doc_id)
+    passages = service.corpus.passage_count(doc_id)
     return IngestResult(id=doc_id, status=status, passages=passages)
 
 
