@@ -37,7 +37,10 @@ class QAService:
         self.sentence_model = LinearModel.load("sentence")
         self.confidence_model = LinearModel.load("confidence")
         self.ranker = LinearModel.load("ranker")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the swap of the read model
+        # Writes are serialised within a process: ingest's orphan sweep must not run while
+        # another request's document is half written.
+        self._write_lock = threading.Lock()
         self.outage: str | None = None  # set by the watcher while the store does not answer
         self._corpus = Corpus.load(store, settings)
         self.conversations = Conversations(settings.conversation_limit, settings.conversation_ttl_seconds)
@@ -81,15 +84,18 @@ class QAService:
                 log.info("corpus reloaded: %d passages", len(self._corpus.passages))
 
     def ingest(self, paths: list[Path], progress: bool = False, sources: dict[Path, str] | None = None) -> IngestReport:
-        if self._ingest_embedder is None:  # all cores for writes, loaded on the first one: most replicas only read
-            self._ingest_embedder = load_embedder(self.settings, threads=os.cpu_count() or 1)
-        report = ingest(paths, self.store, self._ingest_embedder, self.settings, progress=progress, sources=sources)
-        self.refresh(force=True)
+        with self._write_lock:
+            if self._ingest_embedder is None:  # all cores for writes, loaded on the first one: most replicas only read
+                self._ingest_embedder = load_embedder(self.settings, threads=os.cpu_count() or 1)
+            report = ingest(paths, self.store, self._ingest_embedder, self.settings, progress=progress,
+                            sources=sources)
+            self.refresh(force=True)
         return report
 
     def delete(self, doc_id: str) -> bool:
-        existed = self.store.delete_document(doc_id)
-        self.refresh(force=True)
+        with self._write_lock:
+            existed = self.store.delete_document(doc_id)
+            self.refresh(force=True)
         return existed
 
     def _scope(self, filters: Filters | None) -> tuple[Corpus, list[str] | None]:

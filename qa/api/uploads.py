@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -35,11 +34,6 @@ FileName = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0
                                            "it and its stem becomes the document id. Re-sending a name replaces that "
                                            "document.")]
 Field = Annotated[str, Meta(max_length=2000)]
-
-# Writes are serialised within a process: the pipeline's orphan sweep must not run while
-# another request's document is half written.
-_WRITE_LOCK = threading.Lock()
-
 
 class ArticleMetadata(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     title: Field | None = None
@@ -73,8 +67,7 @@ def _ingest(service: QAService, filename: str, content: bytes, metadata: Article
         path.write_bytes(content)
         if metadata is not None:
             path.with_name(path.name + ".meta.json").write_text(json.dumps(msgspec.to_builtins(metadata)))
-        with _WRITE_LOCK:
-            report = service.ingest([path], sources={path: f"upload:{filename}"})
+        report = service.ingest([path], sources={path: f"upload:{filename}"})
     if report.skipped:
         reason = report.skipped[0][1].replace(str(path), filename)
         raise ClientException(f"the article was not ingested: {reason}", status_code=HTTP_422_UNPROCESSABLE_ENTITY)
@@ -95,9 +88,8 @@ class DocumentWriteController(DocumentController):
     @delete("/{doc_id:str}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Remove a document",
             **_WRITES)
     def remove(self, doc_id: DocIdParam, service: QAService) -> None:
-        with _WRITE_LOCK:
-            if not service.delete(doc_id):
-                raise NotFoundException(f"no document with id {doc_id!r}")
+        if not service.delete(doc_id):
+            raise NotFoundException(f"no document with id {doc_id!r}")
 
 
 @post("/uploads", status_code=HTTP_200_OK, sync_to_thread=True, summary="Add or replace an article (file upload)",
