@@ -22,12 +22,12 @@ UNDATED = 0  # the date column of documents without a (readable) date; real date
 
 
 class MetadataColumns:
-    """Per-document columns of the metadata that filters compare, in one document order."""
+    """Per-document columns of the metadata that filters compare, indexed by the corpus's
+    document codes (`Corpus.doc_code`)."""
 
     def __init__(self, corpus: Corpus) -> None:
-        documents = sorted(corpus.documents.values(), key=lambda d: d.id)
-        self.doc_ids = np.array([d.id for d in documents], dtype=object)
-        self.position = {d.id: n for n, d in enumerate(documents)}
+        documents = [corpus.documents[doc_id] for doc_id in corpus.doc_code]
+        self.doc_ids = np.array(list(corpus.doc_code), dtype=object)
         self.published = np.array([_ordinal(d.metadata.get("date")) for d in documents], dtype=np.int32)
         self.publishers = np.array([d.metadata.get("publisher", "").strip().casefold() for d in documents], dtype=object)
         self.authors = [d.metadata.get("author", "").casefold() for d in documents]

@@ -40,7 +40,7 @@ def select(corpus: Corpus, filters: Filters | None) -> Selection:
     keep = np.ones(len(columns.doc_ids), dtype=bool)
     if filters.doc_ids:
         named = np.zeros(len(columns.doc_ids), dtype=bool)
-        named[[columns.position[d] for d in filters.doc_ids]] = True
+        named[[corpus.doc_code[d] for d in filters.doc_ids]] = True
         keep &= named
     undated_excluded = 0
     if filters.published_from or filters.published_to:

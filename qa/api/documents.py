@@ -48,7 +48,7 @@ class DocumentController(Controller):
     def list_documents(self, service: QAService, filters: Filters) -> DocumentList:
         corpus = service.corpus
         selection = select(corpus, filters)
-        ids = sorted(corpus.documents) if selection.doc_ids is None else selection.doc_ids
+        ids = sorted(corpus.documents if selection.doc_ids is None else selection.doc_ids)
         docs = [summary(corpus.documents[doc_id], corpus.passage_count(doc_id)) for doc_id in ids]
         return DocumentList(documents=docs, total=len(docs), undated_excluded=selection.undated_excluded)
 
