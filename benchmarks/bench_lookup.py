@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,11 +31,12 @@ from reporting import write_report  # noqa: E402  (beside this script)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from index import readmodel  # noqa: E402
 from index.documents import Document, Passage, content_hash, span_id  # noqa: E402
-from index.lexical import LexicalIndex  # noqa: E402
 from index.loading import discover, read_document  # noqa: E402
 from index.pipeline import prepare  # noqa: E402
 from index.splitting import paragraph_spans, split_sentences  # noqa: E402
+from index.store import Snapshot  # noqa: E402
 from qa.corpus import Corpus  # noqa: E402
 from qa.doc_index import document_index  # noqa: E402
 from qa.lookup import MAX_FUZZY_QUOTE, lookup  # noqa: E402
@@ -93,10 +95,11 @@ def build_corpus(target: int, seed: int, folders: list[Path] | None = None) -> C
             if len(passages) >= target:
                 break
         replica += 1
-    texts = [documents[p.doc_id].text[p.start : p.end] for p in passages]
-    lexical = LexicalIndex.build([p.id for p in passages], texts)
-    return Corpus(generation="bench", documents=documents, passages=passages, sentences=[],
-                  sentence_vectors=np.zeros((0, 384), dtype=np.float32), lexical=lexical)
+    folder = Path(tempfile.mkdtemp(prefix="bench-lookup-")) / "bench"
+    snapshot = Snapshot(documents=documents, passages=passages, sentences=[],
+                        sentence_vectors=np.zeros((0, 384), dtype=np.float32))
+    readmodel.write(folder, readmodel.from_snapshot(snapshot), readmodel.State("bench", 0))
+    return Corpus.open(folder)
 
 
 def _typos(text: str, rng: np.random.Generator, count: int = 2) -> str:

@@ -161,7 +161,7 @@ def build(settings: Settings, passages: int, seed: int, memo: bool) -> dict:
             store.write_documents(batch, ingested_at="synthetic")
     write_seconds = time.perf_counter() - started
     read_model_started = time.perf_counter()
-    Corpus.load(store, settings)  # the snapshot and BM25 caches, as `qa ingest` leaves them
+    Corpus.load(store, settings)  # the read model, as `qa ingest` leaves it
     read_model_seconds = time.perf_counter() - read_model_started
     seconds = write_seconds + read_model_seconds
     return {"documents": documents, "passages": written, "sentences": sentences, "seconds": round(seconds, 1),
@@ -228,12 +228,20 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict:
         print(f"building {args.passages} passages in {data_dir}", flush=True)
         report["build"] = build(settings, args.passages, args.seed, memo=not args.embed_every_sentence)
         print(f"  build: {report['build']}", flush=True)
+    embedder = load_embedder(settings)
+    report["rss_mb_before_open"] = rss_mb()
     started = time.perf_counter()
-    service = QAService(settings, Store.open(settings), load_embedder(settings))
+    service = QAService(settings, Store.open(settings), embedder)
     report["service_open_s"] = round(time.perf_counter() - started, 2)
     report["rss_mb_after_open"] = rss_mb()
-    print(f"service open (corpus load): {report['service_open_s']} s, RSS {report['rss_mb_after_open']} MB", flush=True)
+    sentences = len(service.corpus.sentences)
+    report["corpus_bytes_per_sentence"] = round(
+        (report["rss_mb_after_open"] - report["rss_mb_before_open"]) * 2**20 / max(sentences, 1))
+    print(f"service open (corpus load): {report['service_open_s']} s, RSS {report['rss_mb_before_open']} -> "
+          f"{report['rss_mb_after_open']} MB, {report['corpus_bytes_per_sentence']} B per sentence "
+          f"({sentences} sentences)", flush=True)
     report["ask"] = ask_profile(service, questions(args.questions, args.seed), args.ask_seconds)
+    report["rss_mb_after_asking"] = rss_mb()  # memory-mapped pages count once a question touched them
     print(f"ask: {json.dumps(report['ask'], indent=1)}", flush=True)
     return report
 

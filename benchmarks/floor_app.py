@@ -27,15 +27,13 @@ class FloorRequest(msgspec.Struct):
 
 
 class FloorResponse(msgspec.Struct):
-    ids: list[str]
-    similarities: list[float]
+    nearest: list[tuple[str, int, float]]  # (document id, sentence start, cosine)
 
 
 @post("/floor", status_code=200, sync_to_thread=True)  # run like /ask: in the worker thread pool
 def floor(data: FloorRequest, state: State) -> FloorResponse:
     vector = state.embedder.embed([data.question])[0]
-    ids, similarities = state.store.query_sentences(vector, DENSE_SENTENCES)
-    return FloorResponse(ids=ids, similarities=similarities)
+    return FloorResponse(nearest=state.store.query_sentences(vector, DENSE_SENTENCES))
 
 
 def create_app() -> Litestar:

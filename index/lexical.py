@@ -1,31 +1,18 @@
-"""The lexical side of retrieval: a BM25 index (bm25s) over passages, and the term
-analyser (lower case, stop words, Snowball stemming) shared with answer scoring.
+"""The lexical side of retrieval: a BM25 index over passages, and the term analyser (lower
+case, stop words, Snowball stemming) shared with answer scoring.
 
-The index is derived state: built from the passages at ingest or at start-up, and cached
-on disk under a key that names the corpus version, so a stale cache is never used."""
+The index is part of the read model (index/readmodel.py): its arrays are written once per
+corpus generation and opened memory-mapped."""
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import re
-from collections import Counter
-from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 WORD = re.compile(r"\w\w+|\d")
-
-
-@lru_cache(maxsize=1)
-def _bm25s():
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-    return bm25s
 
 
 @lru_cache(maxsize=1)
@@ -52,74 +39,54 @@ def stem_words(words: list[str]) -> list[str]:
     return _stemmer().stemWords(words)
 
 
-class LexicalIndex:
-    def __init__(self, bm25, passage_ids: list[str], document_frequency: dict[str, int]) -> None:
-        self._bm25 = bm25
-        self.passage_ids = passage_ids
-        self._df = document_frequency
-        self._n = max(len(passage_ids), 1)
+K1, B = 1.5, 0.75  # Lucene's BM25, as bm25s computes it
 
-    @classmethod
-    def build(cls, passage_ids: list[str], texts: Sequence[str]) -> "LexicalIndex":
-        bm25s = _bm25s()
-        tokens = [terms(t) for t in texts]
-        bm25 = bm25s.BM25()
-        if tokens:
-            bm25.index(tokens, show_progress=False)
-        df = Counter(t for doc in tokens for t in set(doc))
-        return cls(bm25, list(passage_ids), dict(df))
+
+class LexicalIndex:
+    """BM25 over passage rows, as a term-major sparse matrix of precomputed scores (Lucene's
+    variant: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf / (tf + k1 (1 - b + b dl / avgdl))):
+    a query adds up the columns of its terms. Built in numpy from every passage's term ids and
+    counts (the read model keeps those), so a new corpus version costs no re-analysis of text."""
+
+    def __init__(self, vocabulary: dict[str, int], passages: int, indptr: np.ndarray, rows: np.ndarray,
+                 scores: np.ndarray) -> None:
+        self._vocabulary = vocabulary
+        self.passages = passages
+        self._indptr, self._rows, self._scores = indptr, rows, scores
+        self._df = np.diff(indptr)
+
+    @staticmethod
+    def matrix(passages: int, term_ids: np.ndarray, counts: np.ndarray, bounds: np.ndarray,
+               vocabulary_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indptr, rows, scores) of the term-major matrix, from each passage's distinct term
+        ids and their counts (passage p's are [bounds[p]:bounds[p + 1]])."""
+        owner = np.repeat(np.arange(passages, dtype=np.int32), np.diff(bounds))
+        lengths = np.bincount(owner, weights=counts, minlength=passages)
+        average = max(float(lengths.mean()), 1e-9) if passages else 1.0
+        df = np.bincount(term_ids, minlength=vocabulary_size)
+        idf = np.log(1 + (passages - df + 0.5) / (df + 0.5))
+        tf = counts.astype(np.float64)
+        scores = (idf[term_ids] * tf / (tf + K1 * (1 - B + B * lengths[owner] / average))).astype(np.float32)
+        order = np.argsort(term_ids, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+        return indptr, owner[order], scores[order]
 
     def idf(self, term: str) -> float:
-        df = self._df.get(term, 0)
-        return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+        t = self._vocabulary.get(term)
+        df = int(self._df[t]) if t is not None and t < len(self._df) else 0
+        return math.log(1 + (max(self.passages, 1) - df + 0.5) / (df + 0.5))
 
     def vocabulary(self) -> list[str]:
         """Every indexed term (quote lookup matches misspelt words against it)."""
-        return list(self._df)
+        return [term for term, t in self._vocabulary.items() if t < len(self._df) and self._df[t]]
 
     def scores(self, query_terms: list[str]) -> np.ndarray:
-        """BM25 score of every passage, in `passage_ids` order."""
-        known = [t for t in query_terms if t in self._df]
-        if not known:
-            return np.zeros(len(self.passage_ids), dtype=np.float32)
-        return self._bm25.get_scores(known)
-
-    def save(self, folder: Path) -> None:
-        tmp = folder.with_name(folder.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        if self.passage_ids:
-            self._bm25.save(str(tmp), show_progress=False)
-        (tmp / "passages.json").write_text(json.dumps({"ids": self.passage_ids, "df": self._df}))
-        if folder.exists():
-            import shutil
-
-            shutil.rmtree(folder)
-        tmp.replace(folder)  # readers never see a half-written index
-
-    @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex":
-        bm25s = _bm25s()
-        meta = json.loads((folder / "passages.json").read_text())
-        bm25 = bm25s.BM25.load(str(folder), show_progress=False) if meta["ids"] else bm25s.BM25()
-        return cls(bm25, meta["ids"], meta["df"])
-
-    @classmethod
-    def cached(cls, cache_dir: Path, key: str, passage_ids: list[str], texts: Sequence[str]) -> "LexicalIndex":
-        """Load the index for this corpus version, or build and cache it."""
-        folder = cache_dir / key
-        if (folder / "passages.json").exists():
-            try:
-                return cls.load(folder)
-            except (OSError, ValueError):
-                pass  # a damaged cache is rebuilt below
-        index = cls.build(passage_ids, texts)
-        try:
-            index.save(folder)
-            for old in cache_dir.iterdir():
-                if old.name != key and not old.name.endswith(".tmp"):
-                    import shutil
-
-                    shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass  # a read-only data dir only costs the rebuild next time
-        return index
+        """BM25 score of every passage row (a term asked twice counts twice)."""
+        ids = [t for t in (self._vocabulary.get(term) for term in query_terms)
+               if t is not None and t < len(self._df) and self._df[t]]
+        if not ids:
+            return np.zeros(self.passages, dtype=np.float32)
+        parts = [slice(self._indptr[t], self._indptr[t + 1]) for t in ids]
+        rows = np.concatenate([self._rows[p] for p in parts])
+        weights = np.concatenate([self._scores[p] for p in parts])
+        return np.bincount(rows, weights=weights, minlength=self.passages).astype(np.float32)

@@ -159,6 +159,6 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
     if settings.store_mode == "embedded":  # the only writer (lock file): no one else's write is in flight
         if orphans := store.remove_orphans():
             log.warning("removed %d records left by an interrupted ingest", orphans)
-            store.bump_generation()
+            store.bump_generation([])
     report.seconds = perf_counter() - started
     return report

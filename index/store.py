@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,6 +169,9 @@ def _client(settings: Settings, writer: bool):
 
 
 _GENERATION = "generation"
+_CHANGE = "change-"  # change log records: which documents a write changed, and when
+CHANGE_LOG_NS = 24 * 3600 * 10**9  # how long the change log reaches back; an older reader re-reads everything
+CLOCK_SKEW_NS = 60 * 10**9  # how far writers' and readers' clocks may disagree
 _MARKER_VECTOR = [1.0] + [0.0] * 383  # Chroma stores vectors only: the marker needs one
 
 
@@ -206,7 +210,7 @@ class Store:
             self.documents.delete(ids=[doc_id])
         self._discard_records([doc_id])
         if existed:
-            self.bump_generation()
+            self.bump_generation([doc_id])
         return existed
 
     def _discard_records(self, doc_ids: list[str]) -> None:
@@ -251,11 +255,26 @@ class Store:
                         "passage_count": len(item.passages), "metadata": json.dumps(d.metadata)}
                        for item in batch for d in [item.document]],
         )
-        self.bump_generation()
+        self.bump_generation(doc_ids)
 
-    def bump_generation(self) -> None:
-        """Mark the corpus as changed; every reader (process or replica) reloads on its next check."""
+    def bump_generation(self, changed: list[str]) -> None:
+        """Mark the corpus as changed; every reader (process or replica) notices on its next
+        check and re-reads only the `changed` documents, which the change log records first."""
+        now = time.time_ns()
+        self.meta.add(ids=[f"{_CHANGE}{now}-{uuid.uuid4().hex[:8]}"], embeddings=[_MARKER_VECTOR],
+                      metadatas=[{"at": now, "doc_ids": json.dumps(changed)}])
+        self.meta.delete(where={"at": {"$lt": now - CHANGE_LOG_NS}})
         self.meta.upsert(ids=[_GENERATION], embeddings=[_MARKER_VECTOR], metadatas=[{"token": uuid.uuid4().hex}])
+
+    def changes_since(self, since: int) -> tuple[set[str], int] | None:
+        """Ids of the documents changed from `since` (ns, by the writers' clocks) on, and the
+        time to ask from next; None when the log no longer reaches back that far. Asking
+        overlaps by CLOCK_SKEW_NS: re-reading a document twice is harmless, missing one is not."""
+        now = time.time_ns()
+        if since < now - CHANGE_LOG_NS + CLOCK_SKEW_NS:
+            return None
+        found = self.meta.get(where={"at": {"$gte": since - CLOCK_SKEW_NS}}, include=["metadatas"])
+        return {d for m in found["metadatas"] for d in json.loads(m["doc_ids"])}, now
 
     def remove_orphans(self) -> int:
         """Delete passages and sentences whose document record is missing (an interrupted write)."""
@@ -300,21 +319,34 @@ class Store:
         cheap enough to poll."""
         found = self.meta.get(ids=[_GENERATION], include=["metadatas"])
         if not found["ids"]:
-            self.bump_generation()
+            self.bump_generation([])
             found = self.meta.get(ids=[_GENERATION], include=["metadatas"])
         return found["metadatas"][0]["token"]
 
-    def snapshot(self) -> Snapshot:
-        docs = self._all(self.documents, ["documents", "metadatas"])
+    def snapshot(self, doc_ids: list[str] | None = None) -> Snapshot:
+        """Every committed document with its passages and sentences, or only those of `doc_ids`
+        (the ones of them that are committed)."""
+        if doc_ids is None:
+            read = self._all
+        else:
+            def read(collection: Any, include: list[str]) -> dict[str, list]:
+                out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+                for part in _chunks(len(doc_ids), 500):
+                    where = {"doc_id": {"$in": doc_ids[part]}} if collection is not self.documents else None
+                    page = collection.get(ids=None if where else doc_ids[part], where=where, include=include)
+                    for key in out:
+                        out[key].extend(page[key])
+                return out
+        docs = read(self.documents, ["documents", "metadatas"])
         documents = {i: self._document(i, t, m) for i, t, m in zip(docs["ids"], docs["documents"], docs["metadatas"])}
-        raw = self._all(self.passages, ["metadatas"])
+        raw = read(self.passages, ["metadatas"])
         passages = [
             Passage(id=i, doc_id=m["doc_id"], ordinal=m["ordinal"], start=m["start"], end=m["end"],
                     sentences=[Span(a, b) for a, b in json.loads(m["sentences"])])
             for i, m in zip(raw["ids"], raw["metadatas"]) if m["doc_id"] in documents
         ]
         passages.sort(key=lambda p: (p.doc_id, p.ordinal))
-        raw = self._all(self.sentences, ["metadatas", "embeddings"])
+        raw = read(self.sentences, ["metadatas", "embeddings"])
         keep = [k for k, m in enumerate(raw["metadatas"]) if m["doc_id"] in documents]
         sentences = [SentenceRecord(id=raw["ids"][k], passage_id=raw["metadatas"][k]["passage_id"],
                                     doc_id=raw["metadatas"][k]["doc_id"], start=raw["metadatas"][k]["start"],
@@ -323,11 +355,14 @@ class Store:
         vectors = np.asarray([raw["embeddings"][k] for k in keep], dtype=np.float32).reshape(len(keep), 384)
         return Snapshot(documents=documents, passages=passages, sentences=sentences, sentence_vectors=vectors)
 
-    def query_sentences(self, vector: np.ndarray, n: int, doc_ids: list[str] | None = None) -> tuple[list[str], list[float]]:
-        """Ids and cosine similarities of the n sentences nearest to the query vector; n must
-        not exceed the collection size (the caller knows it: a count() here costs milliseconds)."""
+    def query_sentences(self, vector: np.ndarray, n: int,
+                        doc_ids: list[str] | None = None) -> list[tuple[str, int, float]]:
+        """(document id, start offset, cosine similarity) of the n sentences nearest to the
+        query vector; n must not exceed the collection size (the caller knows it: a count()
+        here costs milliseconds)."""
         if n <= 0:
-            return [], []
+            return []
         where = {"doc_id": {"$in": doc_ids}} if doc_ids else None
-        found = self.sentences.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
-        return found["ids"][0], [1.0 - d for d in found["distances"][0]]
+        found = self.sentences.query(query_embeddings=[vector], n_results=n, where=where,
+                                     include=["metadatas", "distances"])
+        return [(m["doc_id"], m["start"], 1.0 - d) for m, d in zip(found["metadatas"][0], found["distances"][0])]

@@ -55,25 +55,25 @@ class Composer:
     def sentence_features(self, question: Question, hits: list[Hit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sentence rows, hit index per row, feature matrix in SENTENCE_FEATURES order)."""
         corpus = self.corpus
-        rows_per_hit = [corpus.passage_sentence_rows[h.passage] for h in hits[: self.passages]]
+        rows_per_hit = [corpus.passage_sentences(h.passage) for h in hits[: self.passages]]
         rows = np.concatenate(rows_per_hit) if rows_per_hit else np.zeros(0, dtype=np.int64)
         hit_of = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows_per_hit)]) if rows_per_hit else rows
         features = np.zeros((len(rows), len(SENTENCE_FEATURES)), dtype=np.float64)
         if not len(rows):
             return rows, hit_of, features
-        features[:, 0] = corpus.sentence_vectors[rows] @ question.vector
+        features[:, 0] = corpus.vectors(rows) @ question.vector
         asked = question.kind is not AnswerType.OTHER
         k = 0
         for h, passage_rows in enumerate(rows_per_hit):
-            passage_cover = question.coverage(corpus.passage_terms[hits[h].passage])
-            for i, row in enumerate(passage_rows):
-                window = corpus.sentence_terms[row].union(
-                    *(corpus.sentence_terms[r] for r in passage_rows[max(i - 1, 0) : i + 2]))
-                text = corpus.sentence_text(int(row))
+            sentence_terms = [corpus.sentence_terms[r] for r in passage_rows.tolist()]  # made once per question
+            passage_cover = question.coverage(frozenset().union(*sentence_terms))
+            for i, row in enumerate(passage_rows.tolist()):
+                window = frozenset().union(*sentence_terms[max(i - 1, 0) : i + 2])
+                text = corpus.sentence_text(row)
                 found = asked and answer_span(question.text, question.kind, text, question.terms) is not None
-                features[k, 1:] = (question.coverage(corpus.sentence_terms[row]), question.coverage(window),
+                features[k, 1:] = (question.coverage(sentence_terms[i]), question.coverage(window),
                                    passage_cover, float(found), float(asked and not found), 1.0 / (1 + h),
-                                   math.log1p(len(corpus.sentence_terms[row])),
+                                   math.log1p(len(sentence_terms[i])),
                                    float(not text.rstrip("”\"’'").endswith((".", "!", "?"))),
                                    question.numbers_found(text))
                 k += 1
@@ -88,7 +88,7 @@ class Composer:
         top_idf = max(question.idf.values(), default=1.0) or 1.0
         passage_text = self.corpus.passage_text(passage)
         sentence_row = int(rows[best])
-        passage_rows = list(self.corpus.passage_sentence_rows[passage])
+        passage_rows = self.corpus.passage_sentences(passage).tolist()
         i = passage_rows.index(sentence_row)
         window = frozenset().union(*(self.corpus.sentence_terms[r] for r in passage_rows[max(i - 1, 0) : i + 2]))
         sentence_text = self.corpus.sentence_text(sentence_row)
@@ -126,10 +126,10 @@ class Composer:
         for i in order[1:]:
             if len(chosen) == MAX_SENTENCES or logits[i] < logits[best] - FURTHER_SENTENCE_MARGIN:
                 break
-            if hit_of[i] == hit_of[best] and corpus.sentences[rows[i]].start < corpus.sentences[rows[best]].start:
+            if hit_of[i] == hit_of[best] and corpus.sentence_start[rows[i]] < corpus.sentence_start[rows[best]]:
                 continue
-            vector = corpus.sentence_vectors[rows[i]]
-            if any(float(vector @ corpus.sentence_vectors[rows[c]]) > NEAR_DUPLICATE_COSINE for c in chosen):
+            vector = corpus.vectors([rows[i]])[0]
+            if any(float(vector @ corpus.vectors([rows[c]])[0]) > NEAR_DUPLICATE_COSINE for c in chosen):
                 continue
             new_terms = corpus.sentence_terms[rows[i]] - covered
             if not new_terms:
@@ -137,7 +137,7 @@ class Composer:
             chosen.append(int(i))
             covered |= new_terms
         passage_order = {hit_of[best]: -1}  # the best sentence's passage leads
-        return sorted(chosen, key=lambda c: (passage_order.get(hit_of[c], hit_of[c]), corpus.sentences[rows[c]].start))
+        return sorted(chosen, key=lambda c: (passage_order.get(hit_of[c], hit_of[c]), corpus.sentence_start[rows[c]]))
 
     def _citation(self, n: int, row: int, score: float, question: Question, with_span: bool) -> Citation:
         sentence = self.corpus.sentences[row]

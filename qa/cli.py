@@ -49,7 +49,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     from qa.corpus import Corpus
 
-    Corpus.load(store, settings)  # saves the read model's caches: the next server start is fast
+    Corpus.load(store, settings)  # writes the read model: servers open it instead of reading Chroma
     print(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
           f"skipped {len(report.skipped)}; {report.passages} passages, {report.sentences} sentences "
           f"in {report.seconds:.1f} s")

@@ -1,12 +1,20 @@
-"""The read model: the committed corpus held in memory (documents, passages, sentence
-vectors, the BM25 index), loaded once from the store and replaced when the store changes.
+"""The read model as a reader holds it: the committed corpus in compact columns, opened from
+the files written once per generation (index/readmodel.py). Documents, passage and
+sentence offsets, every sentence's words as vocabulary ids, float16 sentence vectors and the
+BM25 index; the arrays are memory-mapped, so the processes of one machine share them.
 
-Ingest computed everything here; loading only reads, so a question costs no indexing work."""
+Records (`passages[row]`, `sentences[row]`, `sentence_terms[row]`) are made on demand from
+the columns: a question touches a few dozen. Opening only reads; when this generation's
+files are missing (the first reader after a write, or a replica with its own data dir),
+they are written first from the version before and only the documents that changed."""
 
 from __future__ import annotations
 
-import os
+import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -14,77 +22,201 @@ import msgspec
 import numpy as np
 
 from config import Settings
-from index.documents import Document, Passage
+from index import readmodel
+from index.documents import Document, Passage, Span, span_id
 from index.lexical import LexicalIndex, terms
-from index.store import SentenceRecord, Snapshot, Store
+from index.store import SentenceRecord, Store
 
 
-@dataclass
+class _Passages:
+    """`corpus.passages[row]`: a Passage record made from the columns."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self._corpus = corpus
+
+    def __len__(self) -> int:
+        return len(self._corpus.passage_doc)
+
+    def __getitem__(self, row: int) -> Passage:
+        corpus = self._corpus
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        code, start, end = (int(x) for x in corpus.passage_columns[row])
+        document = corpus.documents[corpus.doc_ids[code]]
+        first, last = corpus.sentence_bounds[row], corpus.sentence_bounds[row + 1]
+        return Passage(id=span_id(document, start, end), doc_id=document.id,
+                       ordinal=row - int(corpus.doc_passage_bounds[code]), start=start, end=end,
+                       sentences=[Span(a, b) for a, b in corpus.sentence_columns[first:last].tolist()])
+
+    def __iter__(self) -> Iterator[Passage]:
+        return (self[row] for row in range(len(self)))
+
+
+class _Sentences:
+    """`corpus.sentences[row]`: a SentenceRecord made from the columns."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self._corpus = corpus
+
+    def __len__(self) -> int:
+        return len(self._corpus.sentence_passage)
+
+    def __getitem__(self, row: int) -> SentenceRecord:
+        corpus = self._corpus
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        passage = corpus.passages[int(corpus.sentence_passage[row])]
+        start, end = (int(x) for x in corpus.sentence_columns[row])
+        document = corpus.documents[passage.doc_id]
+        return SentenceRecord(id=span_id(document, start, end), passage_id=passage.id, doc_id=passage.doc_id,
+                              start=start, end=end, terms=" ".join(sorted(corpus.sentence_terms[row])))
+
+
+class _TermSets:
+    """`terms[row]`: the analysed words of a row as a frozenset, from the id columns (a
+    passage's are its sentences' ids: one run of them)."""
+
+    def __init__(self, vocabulary: list[str], ids: np.ndarray, bounds: np.ndarray) -> None:
+        self._vocabulary, self._ids, self._bounds = vocabulary, ids, bounds
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    def __getitem__(self, row: int) -> frozenset[str]:
+        vocabulary = self._vocabulary
+        return frozenset([vocabulary[i] for i in self._ids[self._bounds[row] : self._bounds[row + 1]].tolist()])
+
+
+@dataclass(eq=False)
 class Corpus:
     generation: str
-    documents: dict[str, Document]
-    passages: list[Passage]
-    sentences: list[SentenceRecord]
-    sentence_vectors: np.ndarray
+    columns: readmodel.Columns
     lexical: LexicalIndex
-    passage_row: dict[str, int] = field(init=False)
-    sentence_row: dict[str, int] = field(init=False)
-    passage_sentence_rows: list[np.ndarray] = field(init=False)
-    lexical_to_passage: np.ndarray = field(init=False)
+    changes_until: int  # the store's change log is applied up to here (readmodel.State)
+    documents: dict[str, Document] = field(init=False)  # in document-code order
+    doc_ids: list[str] = field(init=False)
     doc_code: dict[str, int] = field(init=False)
+    doc_passage_bounds: np.ndarray = field(init=False)  # document code c's passages: rows [c]:[c + 1]
+    passage_columns: np.ndarray = field(init=False)  # per passage row: document code, start, end
     passage_doc: np.ndarray = field(init=False)
+    sentence_bounds: np.ndarray = field(init=False)  # passage p's sentences: rows [p]:[p + 1]
+    sentence_columns: np.ndarray = field(init=False)  # per sentence row: start, end
+    sentence_passage: np.ndarray = field(init=False)
     sentence_doc: np.ndarray = field(init=False)
-    _passages_per_doc: np.ndarray = field(init=False)
-    sentence_terms: list[frozenset[str]] = field(init=False)
-    passage_terms: list[frozenset[str]] = field(init=False)
+    sentence_start: np.ndarray = field(init=False)
+    sentence_vectors: np.ndarray = field(init=False)  # float16; `vectors(rows)` gives float32
+    passages: _Passages = field(init=False)
+    sentences: _Sentences = field(init=False)
+    sentence_terms: _TermSets = field(init=False)
+    passage_terms: _TermSets = field(init=False)  # the union of the passage's sentences' words
     title_terms: dict[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.passage_row = {p.id: i for i, p in enumerate(self.passages)}
-        self.sentence_row = {s.id: i for i, s in enumerate(self.sentences)}
-        by_passage: dict[str, list[int]] = {}
-        for row, sentence in enumerate(self.sentences):
-            by_passage.setdefault(sentence.passage_id, []).append(row)
-        # Sentence rows of each passage in text order (their offsets increase).
-        self.passage_sentence_rows = [
-            np.array(sorted(by_passage.get(p.id, []), key=lambda r: self.sentences[r].start), dtype=np.int64)
-            for p in self.passages
-        ]
-        self.lexical_to_passage = np.array([self.passage_row.get(i, -1) for i in self.lexical.passage_ids], dtype=np.int64)
-        self.sentence_terms = [frozenset(s.terms.split()) for s in self.sentences]
-        self.passage_terms = [frozenset().union(*(self.sentence_terms[r] for r in rows))
-                              for rows in self.passage_sentence_rows]
+        columns = self.columns
+        self.documents = {d.id: d for d in columns.documents}
+        self.doc_ids = list(self.documents)
+        self.doc_code = {doc_id: n for n, doc_id in enumerate(self.doc_ids)}
+        self.passage_columns, self.sentence_columns = columns.passages, columns.sentences
+        self.passage_doc = columns.passages[:, 0]
+        self.doc_passage_bounds = np.concatenate(
+            [[0], np.cumsum(np.bincount(self.passage_doc, minlength=len(self.doc_ids)))]).astype(np.int64)
+        self.sentence_bounds = columns.sentence_bounds
+        self.sentence_passage = np.repeat(np.arange(len(self.passage_doc), dtype=np.int32),
+                                          np.diff(self.sentence_bounds))
+        self.sentence_doc = self.passage_doc[self.sentence_passage]
+        self.sentence_start = self.sentence_columns[:, 0]
+        self.sentence_vectors = columns.vectors
+        self.passages, self.sentences = _Passages(self), _Sentences(self)
+        self.sentence_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds)
+        self.passage_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds[self.sentence_bounds])
         self.title_terms = {doc_id: frozenset(terms(d.title)) for doc_id, d in self.documents.items()}
-        self.doc_code = {doc_id: n for n, doc_id in enumerate(self.documents)}
-        self.passage_doc = np.array([self.doc_code[p.doc_id] for p in self.passages], dtype=np.int64)
-        self.sentence_doc = np.array([self.doc_code[s.doc_id] for s in self.sentences], dtype=np.int64)
-        self._passages_per_doc = np.bincount(self.passage_doc, minlength=len(self.doc_code))
 
     @classmethod
-    def load(cls, store: Store, settings: Settings) -> "Corpus":
-        """Read the committed corpus; the snapshot and the BM25 index come from local caches
-        under data_dir when they were saved for this generation (ingest saves them)."""
+    def open(cls, folder: Path) -> "Corpus":
+        """Open the read model that index/readmodel.py wrote into `folder`."""
+        columns, lexical, state = readmodel.read(folder)
+        return cls(generation=state.generation, columns=columns, lexical=lexical, changes_until=state.changes_until)
+
+    @classmethod
+    def load(cls, store: Store, settings: Settings, previous: Corpus | None = None) -> "Corpus":
+        """The committed corpus: its read model as a writer left it, or written now from the
+        version before (`previous`, else the latest on disk) and the documents the store's
+        change log names, or from the whole store when there is no usable version before.
+        Into a temporary folder if the data dir is read-only."""
         generation = store.generation()
-        cache = Path(settings.data_dir)
-        snapshot = cached_snapshot(store, cache / "snapshots" / store.prefix, generation)
-        texts = [snapshot.documents[p.doc_id].text[p.start : p.end] for p in snapshot.passages]
-        lexical = LexicalIndex.cached(cache / "lexical" / store.prefix, generation,
-                                      [p.id for p in snapshot.passages], texts)
-        return cls(generation=generation, documents=snapshot.documents, passages=snapshot.passages,
-                   sentences=snapshot.sentences, sentence_vectors=snapshot.sentence_vectors, lexical=lexical)
+        parent = readmodel.folder_for(settings.data_dir, store.prefix, generation).parent
+        for _ in range(2):  # a concurrent writer of a newer generation may remove this one as we open it
+            if not readmodel.is_committed(parent / generation):
+                columns, state = cls._next_version(store, generation, previous or cls._latest(parent))
+                try:
+                    readmodel.write(parent / generation, columns, state)
+                except OSError:
+                    parent = Path(tempfile.mkdtemp(prefix="qa-readmodel-"))
+                    readmodel.write(parent / generation, columns, state)
+            try:
+                return cls.open(parent / generation)
+            except FileNotFoundError:
+                continue
+        return cls.open(parent / generation)
+
+    @classmethod
+    def _latest(cls, parent: Path) -> Corpus | None:
+        try:
+            return cls.open(folder) if (folder := readmodel.latest(parent)) else None
+        except (OSError, ValueError, msgspec.DecodeError):
+            return None  # damaged: the whole store is read instead
+
+    @staticmethod
+    def _next_version(store: Store, generation: str,
+                      previous: Corpus | None) -> tuple[readmodel.Columns, readmodel.State]:
+        changes = store.changes_since(previous.changes_until) if previous is not None else None
+        if previous is None or changes is None:
+            started = time.time_ns()
+            return readmodel.from_snapshot(store.snapshot()), readmodel.State(generation, started)
+        changed, until = changes
+        return (readmodel.apply(previous.columns, changed, store.snapshot(sorted(changed))),
+                readmodel.State(generation, until))
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages the document has (0 for an id the corpus does not hold)."""
+        return len(self.doc_passages(doc_id))
+
+    def doc_passages(self, doc_id: str) -> range:
+        """The document's passage rows, in text order (empty for an id the corpus does not hold)."""
         code = self.doc_code.get(doc_id)
-        return 0 if code is None else int(self._passages_per_doc[code])
+        return range(0) if code is None else range(int(self.doc_passage_bounds[code]),
+                                                   int(self.doc_passage_bounds[code + 1]))
+
+    def passage_sentences(self, row: int) -> np.ndarray:
+        """The passage's sentence rows, in text order."""
+        return np.arange(self.sentence_bounds[row], self.sentence_bounds[row + 1])
+
+    def sentence_at(self, doc_id: str, start: int) -> int | None:
+        """The row of the document's sentence that starts at `start`, if the corpus holds it."""
+        rows = self.doc_passages(doc_id)
+        if not rows:
+            return None
+        first, last = int(self.sentence_bounds[rows.start]), int(self.sentence_bounds[rows.stop])
+        i = first + int(np.searchsorted(self.sentence_start[first:last], start))
+        return i if i < last and int(self.sentence_start[i]) == start else None
+
+    def vectors(self, rows: np.ndarray | list[int]) -> np.ndarray:
+        """Float32 vectors of these sentence rows."""
+        return np.asarray(self.sentence_vectors[rows], dtype=np.float32)
+
+    @cached_property
+    def all_vectors(self) -> np.ndarray:
+        """Every sentence vector in float32, for brute-force search over a small corpus
+        (float16 products have no fast path in numpy)."""
+        return np.asarray(self.sentence_vectors, dtype=np.float32)
 
     def passage_text(self, row: int) -> str:
-        passage = self.passages[row]
-        return self.documents[passage.doc_id].text[passage.start : passage.end]
+        code, start, end = (int(x) for x in self.passage_columns[row])
+        return self.documents[self.doc_ids[code]].text[start:end]
 
     def sentence_text(self, row: int) -> str:
-        sentence = self.sentences[row]
-        return self.documents[sentence.doc_id].text[sentence.start : sentence.end]
+        start, end = (int(x) for x in self.sentence_columns[row])
+        return self.documents[self.doc_ids[int(self.sentence_doc[row])]].text[start:end]
 
     def doc_mask(self, doc_ids: list[str] | None,
                  over: Literal["passages", "sentences"] = "passages") -> np.ndarray | None:
@@ -95,36 +227,3 @@ class Corpus:
         kept = np.zeros(len(self.doc_code), dtype=bool)
         kept[[self.doc_code[d] for d in doc_ids if d in self.doc_code]] = True
         return kept[self.passage_doc if over == "passages" else self.sentence_doc]
-
-
-class _SnapshotRecords(msgspec.Struct):
-    documents: dict[str, Document]
-    passages: list[Passage]
-    sentences: list[SentenceRecord]
-
-
-def cached_snapshot(store: Store, folder: Path, generation: str) -> Snapshot:
-    """The store's snapshot for this generation, from a local cache when one was saved:
-    reading every sentence vector back from Chroma is most of a cold start (and minutes at
-    100k passages). The cache is derived state, keyed by the generation, so never stale."""
-    records, vectors = folder / f"{generation}.msgpack", folder / f"{generation}.npy"
-    if records.exists() and vectors.exists():
-        try:
-            meta = msgspec.msgpack.decode(records.read_bytes(), type=_SnapshotRecords)
-            return Snapshot(documents=meta.documents, passages=meta.passages, sentences=meta.sentences,
-                            sentence_vectors=np.load(vectors))
-        except (OSError, ValueError, msgspec.DecodeError):
-            pass  # a damaged cache is rebuilt below
-    snapshot = store.snapshot()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.iterdir():
-            old.unlink()
-        tmp = folder / f"{generation}.{os.getpid()}.tmp"
-        np.save(tmp, snapshot.sentence_vectors)
-        tmp.with_suffix(".tmp.npy").replace(vectors)
-        tmp.write_bytes(msgspec.msgpack.encode(_SnapshotRecords(snapshot.documents, snapshot.passages, snapshot.sentences)))
-        tmp.replace(records)  # written last: its presence means the pair is complete
-    except OSError:
-        pass  # a read-only data dir only costs the slow path next time
-    return snapshot

@@ -1,5 +1,5 @@
 """Views of a corpus that citation lookups and filters need: a document by its content hash,
-a document's passages and sentences in text order, the lexical index's vocabulary, and the
+a document's sentences in text order, the lexical index's vocabulary, and the
 metadata that filters compare, as columns.
 
 Built once per corpus (the corpus is immutable and replaced as a whole on reload), so a
@@ -43,16 +43,6 @@ class DocumentIndex:
         self.by_hash: dict[str, str] = {}
         for doc_id in sorted(corpus.documents):  # identical texts: the smallest id answers, always the same one
             self.by_hash.setdefault(corpus.documents[doc_id].content_hash[:HASH_PREFIX], doc_id)
-        rows: dict[str, list[int]] = {}
-        for row, passage in enumerate(corpus.passages):
-            rows.setdefault(passage.doc_id, []).append(row)
-        for doc_rows in rows.values():
-            doc_rows.sort(key=lambda r: corpus.passages[r].start)
-        self.passage_rows = rows
-        self.position = [0] * len(corpus.passages)  # index of each passage row within its document's rows
-        for doc_rows in rows.values():
-            for n, row in enumerate(doc_rows):
-                self.position[row] = n
         vocabulary = corpus.lexical.vocabulary()
         self.known_terms = frozenset(vocabulary)
         self.terms_by_length: dict[int, list[str]] = {}  # a word n edits away is at most n letters longer or shorter
@@ -69,9 +59,10 @@ class DocumentIndex:
     def sentences(self, doc_id: str) -> list[Span]:
         """The document's sentence spans in text order (as ingestion split them)."""
         corpus = self._corpus()
-        if corpus is None:
+        if corpus is None or not (rows := corpus.doc_passages(doc_id)):
             return []
-        return [s for row in self.passage_rows.get(doc_id, []) for s in corpus.passages[row].sentences]
+        first, last = corpus.sentence_bounds[rows.start], corpus.sentence_bounds[rows.stop]
+        return [Span(a, b) for a, b in corpus.sentence_columns[first:last].tolist()]
 
 
 _lock = threading.Lock()

@@ -86,35 +86,35 @@ def respelt(query: list[str], index: DocumentIndex) -> list[str]:
 
 def candidate_passages(corpus: Corpus, query: list[str], n: int = CANDIDATES) -> list[int]:
     """Passage rows with the best BM25 scores for the query terms, best first."""
-    if not query or not len(corpus.lexical.passage_ids):
+    if not query or not len(corpus.passages):
         return []
     scores = corpus.lexical.scores(query)
     n = min(n, len(scores))
     top = np.argpartition(-scores, n - 1)[:n]
     top = top[np.argsort(-scores[top], kind="stable")]
-    rows = corpus.lexical_to_passage[top[scores[top] > 0]]
-    return [int(r) for r in rows if r >= 0]
+    return [int(r) for r in top[scores[top] > 0]]
 
 
-def _window(corpus: Corpus, index: DocumentIndex, row: int, quote_length: int) -> tuple[int, int]:
+def _window(corpus: Corpus, row: int, quote_length: int) -> tuple[int, int]:
     """The candidate passage and its neighbours, one on each side and more while the window
-    is shorter than twice the quote, as offsets into the document."""
-    rows = index.passage_rows[corpus.passages[row].doc_id]
-    position, last_row = index.position[row], len(rows) - 1
-    first, last = max(position - 1, 0), min(position + 1, last_row)
-    while (first > 0 or last < last_row) and (
-            corpus.passages[rows[last]].end - corpus.passages[rows[first]].start < 2 * quote_length):
-        first, last = max(first - 1, 0), min(last + 1, last_row)
-    return corpus.passages[rows[first]].start, corpus.passages[rows[last]].end
+    is shorter than twice the quote, as offsets into the document. A document's passages
+    are consecutive rows in text order."""
+    code = int(corpus.passage_doc[row])
+    lowest, highest = int(corpus.doc_passage_bounds[code]), int(corpus.doc_passage_bounds[code + 1]) - 1
+    start, end = corpus.passage_columns[:, 1], corpus.passage_columns[:, 2]
+    first, last = max(row - 1, lowest), min(row + 1, highest)
+    while (first > lowest or last < highest) and end[last] - start[first] < 2 * quote_length:
+        first, last = max(first - 1, lowest), min(last + 1, highest)
+    return int(start[first]), int(end[last])
 
 
 def _windows(corpus: Corpus, rows: list[int], quote_length: int) -> list[_Window]:
     """One window per candidate passage, merged where candidates of a document are neighbours
     (so no place is searched twice), best rank first."""
-    index = document_index(corpus)
     by_doc: dict[str, list[list[int]]] = {}
     for rank, row in enumerate(rows):
-        by_doc.setdefault(corpus.passages[row].doc_id, []).append([*_window(corpus, index, row, quote_length), rank])
+        by_doc.setdefault(corpus.doc_ids[int(corpus.passage_doc[row])], []).append(
+            [*_window(corpus, row, quote_length), rank])
     out = []
     for doc_id, spans in by_doc.items():
         spans.sort()

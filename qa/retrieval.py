@@ -41,11 +41,7 @@ class Retriever:
 
     def lexical_scores(self, question: str) -> np.ndarray:
         """BM25 score per corpus passage row."""
-        scores = np.zeros(len(self.corpus.passages), dtype=np.float32)
-        raw = self.corpus.lexical.scores(terms(question))
-        valid = self.corpus.lexical_to_passage >= 0
-        scores[self.corpus.lexical_to_passage[valid]] = raw[valid]
-        return scores
+        return self.corpus.lexical.scores(terms(question))
 
     def dense_scores(self, vector: np.ndarray, doc_ids: list[str] | None) -> dict[int, float]:
         """Best sentence cosine per passage row, for passages holding one of the nearest sentences."""
@@ -54,19 +50,19 @@ class Retriever:
         if len(corpus.sentences) <= EXACT_SEARCH_MAX:
             rows, similarities = self._exact_nearest(vector, n, doc_ids)
         else:
-            ids, similarities = self.store.query_sentences(vector, n, doc_ids)
+            found = self.store.query_sentences(vector, n, doc_ids)
             # A sentence written after our snapshot is picked up on the next refresh.
-            rows = [corpus.sentence_row[i] for i in ids if i in corpus.sentence_row]
-            similarities = [s for i, s in zip(ids, similarities) if i in corpus.sentence_row]
+            at = [(corpus.sentence_at(doc_id, start), s) for doc_id, start, s in found]
+            rows, similarities = [r for r, _ in at if r is not None], [s for r, s in at if r is not None]
         best: dict[int, float] = {}
         for row, similarity in zip(rows, similarities):
-            passage = corpus.passage_row[corpus.sentences[row].passage_id]
+            passage = int(corpus.sentence_passage[row])
             best[passage] = max(best.get(passage, -1.0), float(similarity))
         return best
 
     def _exact_nearest(self, vector: np.ndarray, n: int, doc_ids: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """The n nearest sentences by brute force over the in-memory vectors."""
-        similarities = self.corpus.sentence_vectors @ vector
+        similarities = self.corpus.all_vectors @ vector
         if (mask := self.corpus.doc_mask(doc_ids, over="sentences")) is not None:
             similarities = np.where(mask, similarities, -np.inf)
         top = np.argpartition(-similarities, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
@@ -75,8 +71,8 @@ class Retriever:
 
     def _sentence_cosines(self, pool: list[int], vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Best and second-best sentence cosine of each pooled passage, computed exactly."""
-        rows = [self.corpus.passage_sentence_rows[p] for p in pool]
-        cosines = self.corpus.sentence_vectors[np.concatenate(rows)] @ vector
+        rows = [self.corpus.passage_sentences(p) for p in pool]
+        cosines = self.corpus.vectors(np.concatenate(rows)) @ vector
         best, second = np.zeros(len(pool)), np.zeros(len(pool))
         start = 0
         for i, r in enumerate(rows):
@@ -92,7 +88,7 @@ class Retriever:
         top_lexical = max(float(lexical[pool].max()), 1e-9)
         features = np.empty((len(pool), len(RANK_FEATURES)))
         for i, p in enumerate(pool):
-            doc_id = self.corpus.passages[p].doc_id
+            doc_id = self.corpus.doc_ids[int(self.corpus.passage_doc[p])]
             features[i] = (fused[p] * RRF_K, lexical[p] / top_lexical, 1 / (1 + lexical_rank.get(p, 100)), best[i],
                            second[i], 1 / (1 + dense_rank.get(p, 100)), question.coverage(self.corpus.passage_terms[p]),
                            question.coverage(self.corpus.title_terms[doc_id]),
@@ -121,7 +117,7 @@ class Retriever:
         return pool, features, lexical[pool]
 
     def retrieve(self, question: Question, k: int, doc_ids: list[str] | None = None) -> list[Hit]:
-        if not self.corpus.passages:
+        if not len(self.corpus.passages):
             return []
         pool, features, lexical = self.pool(question, doc_ids)
         scores = self.ranker.logits(features) if self.ranker and len(pool) else features[:, 0] / RRF_K

@@ -80,7 +80,7 @@ class QAService:
     def refresh(self, force: bool = False) -> None:
         with self._lock:
             if force or self.store.generation() != self._corpus.generation:
-                self._corpus = Corpus.load(self.store, self.settings)
+                self._corpus = Corpus.load(self.store, self.settings, previous=self._corpus)
                 log.info("corpus reloaded: %d passages", len(self._corpus.passages))
 
     def ingest(self, paths: list[Path], progress: bool = False, sources: dict[Path, str] | None = None) -> IngestReport:

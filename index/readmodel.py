@@ -1,0 +1,206 @@
+"""The read model's files: what a reader opens, written once per corpus generation.
+
+Compact columns instead of Python objects per record, so that a reader holds about 1 KB
+per sentence, and memory-mappable arrays, so that the processes of one machine share one
+copy through the page cache. One folder per generation under `<data_dir>/readmodel/<prefix>/`:
+
+    documents.msgpack   the documents (text, title, metadata), in document-code order
+    passages.npy        per passage row: document code, start, end; rows sorted by document
+                        code, then offset, so a document's passages are one run of rows
+    sentence_bounds.npy passage p's sentences are rows sentence_bounds[p]:sentence_bounds[p+1]
+    sentences.npy       per sentence row: start, end; a passage's rows are in text order
+    term_ids.npy        each sentence's distinct analysed words as vocabulary ids, concatenated;
+    term_bounds.npy     sentence s's are term_ids[term_bounds[s]:term_bounds[s+1]]
+    passage_terms.npy   each passage's distinct words (ids) and how often each occurs: BM25's
+    passage_counts.npy  input, so that a new version rebuilds BM25 without re-reading text
+    passage_term_bounds.npy
+    vocabulary.json     the words of those ids (a new version only appends)
+    vectors.npy         sentence vectors, float16 (cosines move by less than 1e-3)
+    bm25_*.npy          the BM25 matrix (index/lexical.py)
+    state.json          the store generation and the time of the last change applied
+    COMMITTED           written last, holding the format: a folder without it (or of another
+                        format) is incomplete and never opened
+
+A new generation is written from the previous one and the documents that changed (`apply`),
+in numpy, or from a whole store snapshot when there is no previous one (`from_snapshot`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from index.documents import Document
+from index.lexical import LexicalIndex, terms
+from index.store import Snapshot
+
+COMMITTED = "COMMITTED"
+FORMAT = "read model 2"  # written into COMMITTED: a folder of another format is rebuilt, never misread
+VECTOR_DIM = 384
+_ARRAYS = ("passages", "sentence_bounds", "sentences", "term_ids", "term_bounds", "passage_terms", "passage_counts",
+           "passage_term_bounds", "vectors")
+
+
+class State(msgspec.Struct):
+    generation: str
+    changes_until: int  # store change-log time (ns) up to which changes are applied; the next update reads from here
+
+
+@dataclass
+class Columns:
+    """The read model's content, as written and as opened."""
+
+    documents: list[Document]
+    passages: np.ndarray  # (P, 3) int32: document code, start, end
+    sentence_bounds: np.ndarray  # (P + 1,) int64
+    sentences: np.ndarray  # (S, 2) int32: start, end
+    term_ids: np.ndarray  # int32
+    term_bounds: np.ndarray  # (S + 1,) int64
+    passage_terms: np.ndarray  # int32
+    passage_counts: np.ndarray  # int32
+    passage_term_bounds: np.ndarray  # (P + 1,) int64
+    vocabulary: list[str]
+    vectors: np.ndarray  # (S, 384) float16
+
+
+def folder_for(data_dir: str | Path, prefix: str, generation: str) -> Path:
+    return Path(data_dir) / "readmodel" / prefix / generation
+
+
+def is_committed(folder: Path) -> bool:
+    """Complete, and in the format this code reads."""
+    try:
+        return (folder / COMMITTED).read_text() == FORMAT
+    except OSError:
+        return False
+
+
+def latest(parent: Path) -> Path | None:
+    """The most recently committed folder under `parent`, if any."""
+    folders = [f for f in parent.iterdir() if is_committed(f)] if parent.is_dir() else []
+    return max(folders, key=lambda f: (f / COMMITTED).stat().st_mtime_ns, default=None)
+
+
+def _bounds(counts) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
+
+
+def from_snapshot(snapshot: Snapshot) -> Columns:
+    """Columns of a whole snapshot. Records without their parent (an interrupted ingest's
+    orphans) are left out."""
+    vocabulary: dict[str, int] = {}
+    columns = _records(list(snapshot.documents.values()), snapshot, vocabulary)
+    columns.vocabulary = list(vocabulary)
+    return columns
+
+
+def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str, int], first_code: int = 0) -> Columns:
+    """Columns of these documents' records in the snapshot, document codes from `first_code`,
+    word ids from (and added to) `vocabulary`."""
+    doc_code = {d.id: first_code + n for n, d in enumerate(documents)}
+    passages = sorted((p for p in snapshot.passages if p.doc_id in doc_code), key=lambda p: (doc_code[p.doc_id], p.start))
+    passage_row = {p.id: n for n, p in enumerate(passages)}
+    order = sorted((k for k, s in enumerate(snapshot.sentences) if s.passage_id in passage_row),
+                   key=lambda k: (passage_row[snapshot.sentences[k].passage_id], snapshot.sentences[k].start))
+    sentences = [snapshot.sentences[k] for k in order]
+    sentence_words = [list(dict.fromkeys(s.terms.split())) for s in sentences]
+    by_id = {d.id: d for d in documents}
+    passage_words = [Counter(terms(by_id[p.doc_id].text[p.start : p.end])) for p in passages]
+    ids = lambda words: [vocabulary.setdefault(w, len(vocabulary)) for w in words]  # noqa: E731
+    vectors = snapshot.sentence_vectors[order] if order else np.zeros((0, VECTOR_DIM))
+    return Columns(
+        documents=documents,
+        passages=np.array([(doc_code[p.doc_id], p.start, p.end) for p in passages], dtype=np.int32).reshape(-1, 3),
+        sentence_bounds=_bounds(np.bincount([passage_row[s.passage_id] for s in sentences], minlength=len(passages))),
+        sentences=np.array([(s.start, s.end) for s in sentences], dtype=np.int32).reshape(-1, 2),
+        term_ids=np.array([i for words in sentence_words for i in ids(words)], dtype=np.int32),
+        term_bounds=_bounds([len(words) for words in sentence_words]),
+        passage_terms=np.array([i for words in passage_words for i in ids(words)], dtype=np.int32),
+        passage_counts=np.array([n for words in passage_words for n in words.values()], dtype=np.int32),
+        passage_term_bounds=_bounds([len(words) for words in passage_words]),
+        vocabulary=[], vectors=vectors.astype(np.float16))
+
+
+def _runs(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Mask over a concatenated array of runs (run i is [bounds[i]:bounds[i+1]]) that keeps
+    the runs `mask` keeps."""
+    return np.repeat(mask, np.diff(bounds))
+
+
+def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
+    """The next version: `previous` without the `changed` documents, plus those of them that
+    the snapshot (of just the changed documents, read after the change) still holds. Kept
+    rows stay in order, so unchanged documents keep their relative codes."""
+    keep_doc = np.array([d.id not in changed for d in previous.documents], dtype=bool)
+    new_code = np.cumsum(keep_doc) - 1
+    keep_passage = keep_doc[previous.passages[:, 0]] if len(previous.passages) else np.zeros(0, dtype=bool)
+    keep_sentence = _runs(keep_passage, previous.sentence_bounds)
+    passages = previous.passages[keep_passage].copy()
+    passages[:, 0] = new_code[passages[:, 0]]
+    kept_documents = [d for d, keep in zip(previous.documents, keep_doc) if keep]
+    vocabulary = {w: i for i, w in enumerate(previous.vocabulary)}
+    added = _records([d for d in snapshot.documents.values() if d.id in changed], snapshot, vocabulary,
+                     first_code=len(kept_documents))
+    keep_terms = _runs(keep_sentence, previous.term_bounds)
+    keep_passage_terms = _runs(keep_passage, previous.passage_term_bounds)
+    return Columns(
+        documents=kept_documents + added.documents,
+        passages=np.concatenate([passages, added.passages]),
+        sentence_bounds=_bounds(np.concatenate([np.diff(previous.sentence_bounds)[keep_passage],
+                                                np.diff(added.sentence_bounds)])),
+        sentences=np.concatenate([previous.sentences[keep_sentence], added.sentences]),
+        term_ids=np.concatenate([previous.term_ids[keep_terms], added.term_ids]),
+        term_bounds=_bounds(np.concatenate([np.diff(previous.term_bounds)[keep_sentence],
+                                            np.diff(added.term_bounds)])),
+        passage_terms=np.concatenate([previous.passage_terms[keep_passage_terms], added.passage_terms]),
+        passage_counts=np.concatenate([previous.passage_counts[keep_passage_terms], added.passage_counts]),
+        passage_term_bounds=_bounds(np.concatenate([np.diff(previous.passage_term_bounds)[keep_passage],
+                                                    np.diff(added.passage_term_bounds)])),
+        vocabulary=list(vocabulary),
+        vectors=np.concatenate([previous.vectors[keep_sentence], added.vectors]))
+
+
+def write(folder: Path, columns: Columns, state: State) -> None:
+    """Write a version into `folder` (atomically: a temporary folder, renamed when complete)
+    and remove the other committed versions beside it."""
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "documents.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents))
+    for name in _ARRAYS:
+        np.save(tmp / f"{name}.npy", getattr(columns, name))
+    (tmp / "vocabulary.json").write_bytes(msgspec.json.encode(columns.vocabulary))
+    matrix = LexicalIndex.matrix(len(columns.passages), columns.passage_terms, columns.passage_counts,
+                                 columns.passage_term_bounds, len(columns.vocabulary))
+    for name, array in zip(("indptr", "rows", "scores"), matrix):
+        np.save(tmp / f"bm25_{name}.npy", array)
+    (tmp / "state.json").write_bytes(msgspec.json.encode(state))
+    (tmp / COMMITTED).write_text(FORMAT)
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        tmp.replace(folder)
+    except OSError:  # another process committed this generation first
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old in folder.parent.iterdir():  # readers that still map an old version keep their open files
+        if old != folder and not old.name.endswith(".tmp"):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read(folder: Path) -> tuple[Columns, LexicalIndex, State]:
+    """Open a committed version; the arrays are memory-mapped."""
+    def array(name: str) -> np.ndarray:
+        # A plain view of the mapping: numpy's memmap subclass costs microseconds per index.
+        return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
+
+    columns = Columns(documents=msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document]),
+                      vocabulary=msgspec.json.decode((folder / "vocabulary.json").read_bytes(), type=list[str]),
+                      **{name: array(name) for name in _ARRAYS})
+    lexical = LexicalIndex({w: i for i, w in enumerate(columns.vocabulary)}, len(columns.passages),
+                           array("bm25_indptr"), array("bm25_rows"), array("bm25_scores"))
+    return columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State)

@@ -1,0 +1,163 @@
+"""The read model's files (index/readmodel.py) as the corpus opens them: every record the
+store's snapshot holds comes back at the same offsets, with the same words, vectors and
+BM25 scores; orphans stay out; a half-written folder is never opened."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index import readmodel
+from index.lexical import terms
+from qa.corpus import Corpus
+
+
+@pytest.fixture(scope="module")
+def snapshot(service):
+    return service.store.snapshot()
+
+
+@pytest.fixture(scope="module")
+def opened(snapshot, tmp_path_factory) -> Corpus:
+    folder = tmp_path_factory.mktemp("readmodel") / "g1"
+    readmodel.write(folder, readmodel.from_snapshot(snapshot), readmodel.State("g1", 0))
+    return Corpus.open(folder)
+
+
+def test_every_record_comes_back_at_its_offsets(snapshot, opened):
+    assert len(opened.passages) == len(snapshot.passages) and len(opened.sentences) == len(snapshot.sentences)
+    assert {p.id: p for p in opened.passages} == {p.id: p for p in snapshot.passages}
+    by_id = {s.id: s for s in snapshot.sentences}
+    for row in range(len(opened.sentences)):
+        record = opened.sentences[row]
+        stored = by_id[record.id]
+        assert (record.doc_id, record.passage_id, record.start, record.end) == \
+            (stored.doc_id, stored.passage_id, stored.start, stored.end)
+        assert opened.sentence_text(row) == opened.documents[stored.doc_id].text[stored.start : stored.end]
+        assert opened.sentence_terms[row] == frozenset(stored.terms.split())
+        assert opened.sentence_at(stored.doc_id, stored.start) == row
+
+
+def test_passages_hold_their_sentences_in_text_order(opened):
+    for row in range(len(opened.passages)):
+        passage = opened.passages[row]
+        rows = opened.passage_sentences(row)
+        assert [int(opened.sentence_start[r]) for r in rows] == [s.start for s in passage.sentences]
+        assert opened.passage_terms[row] == frozenset().union(*(opened.sentence_terms[int(r)] for r in rows))
+        assert opened.passage_text(row) == opened.documents[passage.doc_id].text[passage.start : passage.end]
+    for doc_id in opened.documents:  # a document's passages are one run of rows, in text order
+        starts = [opened.passages[r].start for r in opened.doc_passages(doc_id)]
+        assert starts == sorted(starts) and len(starts) == opened.passage_count(doc_id) > 0
+
+
+def test_vectors_and_bm25_match_the_snapshot(snapshot, opened):
+    row_of = {s.id: k for k, s in enumerate(snapshot.sentences)}
+    rows = [row_of[opened.sentences[r].id] for r in range(len(opened.sentences))]
+    assert np.abs(opened.all_vectors - snapshot.sentence_vectors[rows]).max() < 1e-3
+    texts = [opened.passage_text(r) for r in range(len(opened.passages))]
+    query = terms("What did Xi Jinping promise about weapons for Russia?")
+    import bm25s
+
+    reference = bm25s.BM25()
+    reference.index([terms(t) for t in texts], show_progress=False)  # what the index was before it was ours
+    known = [t for t in query + query[:1] if t in reference.vocab_dict]
+    assert np.allclose(opened.lexical.scores(query + query[:1]), reference.get_scores(known), rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_places_are_not_found(opened):
+    doc_id = next(iter(opened.documents))
+    assert opened.sentence_at(doc_id, -5) is None
+    assert opened.sentence_at("no-such-document", 0) is None
+    assert opened.doc_passages("no-such-document") == range(0)
+
+
+def test_orphans_are_left_out(snapshot, tmp_path):
+    kept = dict(list(snapshot.documents.items())[1:])  # the first document's record is gone: its rest are orphans
+    orphaned = snapshot.__class__(documents=kept, passages=snapshot.passages, sentences=snapshot.sentences,
+                                  sentence_vectors=snapshot.sentence_vectors)
+    readmodel.write(tmp_path / "g", readmodel.from_snapshot(orphaned), readmodel.State("g", 0))
+    corpus = Corpus.open(tmp_path / "g")
+    assert set(corpus.documents) == set(kept)
+    assert {p.doc_id for p in corpus.passages} == set(kept)
+    assert len(corpus.sentences) == sum(s.doc_id in kept for s in snapshot.sentences)
+
+
+def test_only_committed_folders_are_used_and_old_generations_go(service, tmp_path):
+    settings = service.settings.replace(data_dir=str(tmp_path))
+    generation = service.store.generation()
+    folder = readmodel.folder_for(tmp_path, service.store.prefix, generation)
+    stale = folder.with_name("an-old-generation")
+    stale.mkdir(parents=True)
+    folder.mkdir()
+    (folder / "documents.msgpack").write_bytes(b"half written")  # no COMMITTED marker: a killed writer's
+    corpus = Corpus.load(service.store, settings)
+    assert readmodel.is_committed(folder) and not stale.exists()
+    assert len(corpus.passages) == len(service.corpus.passages)
+
+
+def _same(corpus: Corpus, reference: Corpus) -> None:
+    """The same records, words, vectors and BM25 scores, whatever their row order."""
+    def sentences(c: Corpus) -> dict[str, tuple]:
+        return {c.sentences[r].id: (c.sentence_text(r), c.sentence_terms[r]) for r in range(len(c.sentences))}
+
+    assert {p.id: p for p in corpus.passages} == {p.id: p for p in reference.passages}
+    assert sentences(corpus) == sentences(reference)
+    assert corpus.documents == reference.documents
+    rows = {reference.sentences[r].id: r for r in range(len(reference.sentences))}
+    order = [rows[corpus.sentences[r].id] for r in range(len(corpus.sentences))]
+    assert np.array_equal(corpus.sentence_vectors, reference.sentence_vectors[order])
+    passage_rows = {reference.passages[r].id: r for r in range(len(reference.passages))}
+    passage_order = [passage_rows[corpus.passages[r].id] for r in range(len(corpus.passages))]
+    for question in ("What did Xi Jinping promise?", "trade between China and Russia", "court acquitted"):
+        query = terms(question)
+        assert np.allclose(corpus.lexical.scores(query), reference.lexical.scores(query)[passage_order], atol=1e-6)
+        assert all(corpus.lexical.idf(t) == pytest.approx(reference.lexical.idf(t)) for t in query)
+
+
+def test_a_write_applies_only_the_changed_documents(embedder, tmp_path):
+    """After each write the service's new version is built from the one before and the
+    documents the change log names, and equals a version built from the whole store."""
+    from tests.conftest import SEEDS, make_settings
+    from qa.service import QAService
+    from index.store import Store
+
+    settings = make_settings(tmp_path / "data")
+    service = QAService(settings, Store.open(settings), embedder)
+    files = sorted(SEEDS.glob("*.txt"))
+    service.ingest(files[:2])
+    asked: list[list[str] | None] = []
+    snapshot = service.store.snapshot
+
+    def recorded(doc_ids=None):
+        asked.append(doc_ids)
+        return snapshot(doc_ids)
+
+    service.store.snapshot = recorded
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    edited = changed / files[0].name
+    edited.write_text(files[0].read_text() + "\n\nA closing paragraph was added later by the editors.\n")
+
+    def check() -> None:
+        reference_folder = tmp_path / "reference" / service.store.generation()
+        readmodel.write(reference_folder, readmodel.from_snapshot(snapshot()), readmodel.State("reference", 0))
+        _same(service.corpus, Corpus.open(reference_folder))
+
+    service.ingest([files[2]])  # added
+    check()
+    service.ingest([edited])  # replaced
+    check()
+    assert service.delete(files[1].stem)  # deleted
+    check()
+    # Only documents the log names were read (the log is read with a minute of overlap for
+    # clock skew, so the earlier writes' documents come again; never the whole store).
+    assert len(asked) == 3 and None not in asked
+    assert files[2].stem in asked[0] and files[0].stem in asked[1] and files[1].stem in asked[2]
+
+
+def test_a_reader_older_than_the_change_log_reads_the_whole_store(service):
+    import time
+
+    assert service.store.changes_since(0) is None
+    changed, until = service.store.changes_since(time.time_ns())
+    assert isinstance(changed, set) and until > 0
