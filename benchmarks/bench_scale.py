@@ -6,7 +6,9 @@ another paragraph, sentences rotated), written through index.pipeline.records an
 does; the build reports its rate and its split between sentence splitting, embedding and
 Chroma writes. Then each sampled squad2-dev question is asked with the components timed
 by wrapping them: embedding, BM25 scoring, the Chroma query (inside dense scoring),
-answer composition, and the rest.
+answer composition, and the rest. Memory: RSS before and after opening the corpus, per
+sentence, and after asking (memory-mapped pages count once touched). Last, one new article
+is ingested and the seconds until it is answered from are reported.
 
     .venv/bin/python benchmarks/bench_scale.py --passages 5000              # minutes
     .venv/bin/python benchmarks/bench_scale.py --passages 100000 --data-dir /tmp/scale100k
@@ -39,6 +41,7 @@ from index.store import Store
 from qa.answer import Composer
 from qa.corpus import Corpus
 from qa.retrieval import Retriever
+from qa.schemas import Filters
 from qa.service import QAService
 from reporting import write_report  # noqa: E402  (beside this script)
 
@@ -210,6 +213,32 @@ def ask_profile(service: QAService, asked: list[str], max_seconds: float) -> dic
             "components_mean_ms": {k: round(float(np.mean(v)), 2) for k, v in per.items()}}
 
 
+NEW_ARTICLE = ROOT / "seeds" / "000_05abd8f469b4269b.txt"
+NEW_QUESTION = "How much did trade between China and Russia reach in 2023?"
+
+
+def write_profile(service: QAService, settings: Settings) -> dict:
+    """Seconds from ingesting one new article (a seed, under a new id) to its being answered
+    from: the ingest (split, embed, Chroma writes) and the new read model version (change log,
+    the new document's records from Chroma, the next version in numpy, written and opened)."""
+    with tempfile.TemporaryDirectory(prefix="bench-write-") as tmp:
+        path = Path(tmp) / f"new-article-{time.time_ns()}.txt"
+        path.write_text(NEW_ARTICLE.read_text("utf-8"), "utf-8")
+        embedder = load_embedder(settings, threads=os.cpu_count() or 1)  # as service.ingest loads it
+        started = time.perf_counter()
+        pipeline.ingest([path], service.store, embedder, settings, progress=False)
+        written = time.perf_counter()
+        service.refresh(force=True)
+        opened = time.perf_counter()
+        response = service.ask(NEW_QUESTION, filters=Filters(doc_ids=[path.stem]))
+        answered = time.perf_counter()
+        service.delete(path.stem)  # the store stays as built for the next run
+        deleted = time.perf_counter()
+    return {"ingest_s": round(written - started, 2), "next_version_s": round(opened - written, 2),
+            "post_to_answer_s": round(answered - started, 2), "answered_from_new_article": response.answered,
+            "delete_to_gone_s": round(deleted - answered, 2)}
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -242,6 +271,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict:
           f"({sentences} sentences)", flush=True)
     report["ask"] = ask_profile(service, questions(args.questions, args.seed), args.ask_seconds)
     report["rss_mb_after_asking"] = rss_mb()  # memory-mapped pages count once a question touched them
+    report["write"] = write_profile(service, settings)
+    print(f"write: {report['write']}", flush=True)
     print(f"ask: {json.dumps(report['ask'], indent=1)}", flush=True)
     return report
 

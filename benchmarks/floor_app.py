@@ -27,13 +27,15 @@ class FloorRequest(msgspec.Struct):
 
 
 class FloorResponse(msgspec.Struct):
-    nearest: list[tuple[str, int, float]]  # (document id, sentence start, cosine)
+    ids: list[str]
+    similarities: list[float]
 
 
 @post("/floor", status_code=200, sync_to_thread=True)  # run like /ask: in the worker thread pool
 def floor(data: FloorRequest, state: State) -> FloorResponse:
     vector = state.embedder.embed([data.question])[0]
-    return FloorResponse(nearest=state.store.query_sentences(vector, DENSE_SENTENCES))
+    ids, similarities = state.store.query_sentences(vector, DENSE_SENTENCES)
+    return FloorResponse(ids=ids, similarities=similarities)
 
 
 def create_app() -> Litestar:

@@ -9,6 +9,9 @@ copy through the page cache. One folder per generation under `<data_dir>/readmod
                         code, then offset, so a document's passages are one run of rows
     sentence_bounds.npy passage p's sentences are rows sentence_bounds[p]:sentence_bounds[p+1]
     sentences.npy       per sentence row: start, end; a passage's rows are in text order
+    sentence_ids.npy    per sentence row: the store's id; sentence_ids_sorted.npy and
+                        sentence_id_order.npy (their rows) map the ids Chroma's nearest-neighbour
+                        search returns to rows
     term_ids.npy        each sentence's distinct analysed words as vocabulary ids, concatenated;
     term_bounds.npy     sentence s's are term_ids[term_bounds[s]:term_bounds[s+1]]
     passage_terms.npy   each passage's distinct words (ids) and how often each occurs: BM25's
@@ -40,10 +43,11 @@ from index.lexical import LexicalIndex, terms
 from index.store import Snapshot
 
 COMMITTED = "COMMITTED"
-FORMAT = "read model 2"  # written into COMMITTED: a folder of another format is rebuilt, never misread
+ID_DTYPE = "S20"  # index.documents.span_id: 20 hex characters
+FORMAT = "read model 3"  # written into COMMITTED: a folder of another format is rebuilt, never misread
 VECTOR_DIM = 384
-_ARRAYS = ("passages", "sentence_bounds", "sentences", "term_ids", "term_bounds", "passage_terms", "passage_counts",
-           "passage_term_bounds", "vectors")
+_ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "term_ids", "term_bounds", "passage_terms",
+           "passage_counts", "passage_term_bounds", "vectors")
 
 
 class State(msgspec.Struct):
@@ -59,6 +63,7 @@ class Columns:
     passages: np.ndarray  # (P, 3) int32: document code, start, end
     sentence_bounds: np.ndarray  # (P + 1,) int64
     sentences: np.ndarray  # (S, 2) int32: start, end
+    sentence_ids: np.ndarray  # (S,) bytes: the store's sentence ids (Chroma answers with them)
     term_ids: np.ndarray  # int32
     term_bounds: np.ndarray  # (S + 1,) int64
     passage_terms: np.ndarray  # int32
@@ -103,7 +108,8 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
     """Columns of these documents' records in the snapshot, document codes from `first_code`,
     word ids from (and added to) `vocabulary`."""
     doc_code = {d.id: first_code + n for n, d in enumerate(documents)}
-    passages = sorted((p for p in snapshot.passages if p.doc_id in doc_code), key=lambda p: (doc_code[p.doc_id], p.start))
+    passages = sorted((p for p in snapshot.passages if p.doc_id in doc_code),
+                      key=lambda p: (doc_code[p.doc_id], p.start))
     passage_row = {p.id: n for n, p in enumerate(passages)}
     order = sorted((k for k, s in enumerate(snapshot.sentences) if s.passage_id in passage_row),
                    key=lambda k: (passage_row[snapshot.sentences[k].passage_id], snapshot.sentences[k].start))
@@ -118,6 +124,7 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         passages=np.array([(doc_code[p.doc_id], p.start, p.end) for p in passages], dtype=np.int32).reshape(-1, 3),
         sentence_bounds=_bounds(np.bincount([passage_row[s.passage_id] for s in sentences], minlength=len(passages))),
         sentences=np.array([(s.start, s.end) for s in sentences], dtype=np.int32).reshape(-1, 2),
+        sentence_ids=np.array([s.id.encode() for s in sentences], dtype=ID_DTYPE),
         term_ids=np.array([i for words in sentence_words for i in ids(words)], dtype=np.int32),
         term_bounds=_bounds([len(words) for words in sentence_words]),
         passage_terms=np.array([i for words in passage_words for i in ids(words)], dtype=np.int32),
@@ -154,6 +161,7 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
         sentence_bounds=_bounds(np.concatenate([np.diff(previous.sentence_bounds)[keep_passage],
                                                 np.diff(added.sentence_bounds)])),
         sentences=np.concatenate([previous.sentences[keep_sentence], added.sentences]),
+        sentence_ids=np.concatenate([previous.sentence_ids[keep_sentence], added.sentence_ids]),
         term_ids=np.concatenate([previous.term_ids[keep_terms], added.term_ids]),
         term_bounds=_bounds(np.concatenate([np.diff(previous.term_bounds)[keep_sentence],
                                             np.diff(added.term_bounds)])),
@@ -174,6 +182,9 @@ def write(folder: Path, columns: Columns, state: State) -> None:
     (tmp / "documents.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents))
     for name in _ARRAYS:
         np.save(tmp / f"{name}.npy", getattr(columns, name))
+    order = np.argsort(columns.sentence_ids, kind="stable").astype(np.int32)
+    np.save(tmp / "sentence_id_order.npy", order)
+    np.save(tmp / "sentence_ids_sorted.npy", columns.sentence_ids[order])
     (tmp / "vocabulary.json").write_bytes(msgspec.json.encode(columns.vocabulary))
     matrix = LexicalIndex.matrix(len(columns.passages), columns.passage_terms, columns.passage_counts,
                                  columns.passage_term_bounds, len(columns.vocabulary))
@@ -192,15 +203,38 @@ def write(folder: Path, columns: Columns, state: State) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def read(folder: Path) -> tuple[Columns, LexicalIndex, State]:
+@dataclass
+class Version:
+    """A committed version as opened: its columns, BM25 index and state, and its sentence ids
+    in sorted order with their rows."""
+
+    columns: Columns
+    lexical: LexicalIndex
+    state: State
+    sorted_sentence_ids: np.ndarray
+    sentence_id_order: np.ndarray
+
+    def sentence_rows(self, ids: list[str]) -> list[int | None]:
+        """The row of each of these store sentence ids (None for one this version does not hold)."""
+        if not ids or not len(self.sentence_id_order):
+            return [None] * len(ids)
+        wanted = np.array([i.encode() for i in ids], dtype=ID_DTYPE)
+        at = np.minimum(np.searchsorted(self.sorted_sentence_ids, wanted), len(self.sentence_id_order) - 1)
+        return [int(self.sentence_id_order[a]) if self.sorted_sentence_ids[a] == w else None
+                for a, w in zip(at, wanted)]
+
+
+def read(folder: Path) -> Version:
     """Open a committed version; the arrays are memory-mapped."""
     def array(name: str) -> np.ndarray:
         # A plain view of the mapping: numpy's memmap subclass costs microseconds per index.
         return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
 
-    columns = Columns(documents=msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document]),
+    documents = msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document])
+    columns = Columns(documents=documents,
                       vocabulary=msgspec.json.decode((folder / "vocabulary.json").read_bytes(), type=list[str]),
                       **{name: array(name) for name in _ARRAYS})
     lexical = LexicalIndex({w: i for i, w in enumerate(columns.vocabulary)}, len(columns.passages),
                            array("bm25_indptr"), array("bm25_rows"), array("bm25_scores"))
-    return columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State)
+    return Version(columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State),
+                   array("sentence_ids_sorted"), array("sentence_id_order"))

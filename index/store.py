@@ -170,6 +170,7 @@ def _client(settings: Settings, writer: bool):
 
 _GENERATION = "generation"
 _CHANGE = "change-"  # change log records: which documents a write changed, and when
+_PENDING = "pending-"  # intent records: which documents a write in progress touches
 CHANGE_LOG_NS = 24 * 3600 * 10**9  # how long the change log reaches back; an older reader re-reads everything
 CLOCK_SKEW_NS = 60 * 10**9  # how far writers' and readers' clocks may disagree
 _MARKER_VECTOR = [1.0] + [0.0] * 383  # Chroma stores vectors only: the marker needs one
@@ -206,12 +207,23 @@ class Store:
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document; its record goes first so that readers stop seeing it at once."""
         existed = bool(self.documents.get(ids=[doc_id], include=[])["ids"])
+        intent = self._intend([doc_id])
         if existed:
             self.documents.delete(ids=[doc_id])
         self._discard_records([doc_id])
+        self.meta.delete(ids=[intent])
         if existed:
             self.bump_generation([doc_id])
         return existed
+
+    def _intend(self, doc_ids: list[str]) -> str:
+        """Record that these documents are about to be written or deleted; the record is
+        removed when that is done, so one left behind names what an interrupted write may
+        have left half done (`remove_orphans`) without a scan of the whole store."""
+        intent = f"{_PENDING}{uuid.uuid4().hex}"
+        self.meta.add(ids=[intent], embeddings=[_MARKER_VECTOR],
+                      metadatas=[{"kind": "pending", "doc_ids": json.dumps(doc_ids)}])
+        return intent
 
     def _discard_records(self, doc_ids: list[str]) -> None:
         """Delete the documents' passages and sentences, if they have any (a delete that finds
@@ -224,8 +236,9 @@ class Store:
     def write_documents(self, batch: list[DocumentRecords], ingested_at: str) -> None:
         """Replace documents, several per Chroma call. Document records are written last:
         they are the commit markers, so a crash mid-write leaves only orphans that readers
-        ignore and the next ingest removes."""
+        ignore and the next ingest removes (the intent record written first names them)."""
         doc_ids = [item.document.id for item in batch]
+        intent = self._intend(doc_ids)
         if existing := self.documents.get(ids=doc_ids, include=[])["ids"]:
             self.documents.delete(ids=existing)
         self._discard_records(doc_ids)
@@ -255,6 +268,7 @@ class Store:
                         "passage_count": len(item.passages), "metadata": json.dumps(d.metadata)}
                        for item in batch for d in [item.document]],
         )
+        self.meta.delete(ids=[intent])
         self.bump_generation(doc_ids)
 
     def bump_generation(self, changed: list[str]) -> None:
@@ -277,15 +291,21 @@ class Store:
         return {d for m in found["metadatas"] for d in json.loads(m["doc_ids"])}, now
 
     def remove_orphans(self) -> int:
-        """Delete passages and sentences whose document record is missing (an interrupted write)."""
-        committed = set(self.documents.get(include=[])["ids"])
+        """Delete the passages and sentences of interrupted writes: those of the documents that
+        intent records left behind name and that have no document record. Only for the one
+        writer of an embedded store: elsewhere another writer's intent may be in flight."""
+        left = self.meta.get(where={"kind": "pending"}, include=["metadatas"])
+        named = sorted({d for m in left["metadatas"] for d in json.loads(m["doc_ids"])})
+        committed = set(self.documents.get(ids=named, include=[])["ids"]) if named else set()
         removed = 0
-        for collection in (self.sentences, self.passages):
-            doc_ids = {m["doc_id"] for m in self._all(collection, ["metadatas"])["metadatas"]}
-            for doc_id in doc_ids - committed:
-                before = collection.count()
-                collection.delete(where={"doc_id": doc_id})
-                removed += before - collection.count()
+        if orphaned := [d for d in named if d not in committed]:
+            where = {"doc_id": {"$in": orphaned}}
+            for collection in (self.sentences, self.passages):
+                if found := collection.get(where=where, include=[])["ids"]:
+                    collection.delete(ids=found)
+                    removed += len(found)
+        if left["ids"]:
+            self.meta.delete(ids=left["ids"])
         return removed
 
     # ---- reads --------------------------------------------------------------------
@@ -356,13 +376,12 @@ class Store:
         return Snapshot(documents=documents, passages=passages, sentences=sentences, sentence_vectors=vectors)
 
     def query_sentences(self, vector: np.ndarray, n: int,
-                        doc_ids: list[str] | None = None) -> list[tuple[str, int, float]]:
-        """(document id, start offset, cosine similarity) of the n sentences nearest to the
-        query vector; n must not exceed the collection size (the caller knows it: a count()
-        here costs milliseconds)."""
+                        doc_ids: list[str] | None = None) -> tuple[list[str], list[float]]:
+        """Ids and cosine similarities of the n sentences nearest to the query vector; n must
+        not exceed the collection size (the caller knows it: a count() here costs milliseconds).
+        Only distances come back: metadata would cost several times the search."""
         if n <= 0:
-            return []
+            return [], []
         where = {"doc_id": {"$in": doc_ids}} if doc_ids else None
-        found = self.sentences.query(query_embeddings=[vector], n_results=n, where=where,
-                                     include=["metadatas", "distances"])
-        return [(m["doc_id"], m["start"], 1.0 - d) for m, d in zip(found["metadatas"][0], found["distances"][0])]
+        found = self.sentences.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        return found["ids"][0], [1.0 - d for d in found["distances"][0]]

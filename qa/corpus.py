@@ -89,10 +89,10 @@ class _TermSets:
 
 @dataclass(eq=False)
 class Corpus:
-    generation: str
-    columns: readmodel.Columns
-    lexical: LexicalIndex
-    changes_until: int  # the store's change log is applied up to here (readmodel.State)
+    version: readmodel.Version
+    generation: str = field(init=False)
+    columns: readmodel.Columns = field(init=False)
+    lexical: LexicalIndex = field(init=False)
     documents: dict[str, Document] = field(init=False)  # in document-code order
     doc_ids: list[str] = field(init=False)
     doc_code: dict[str, int] = field(init=False)
@@ -112,6 +112,8 @@ class Corpus:
     title_terms: dict[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.generation, self.columns, self.lexical = self.version.state.generation, self.version.columns, \
+            self.version.lexical
         columns = self.columns
         self.documents = {d.id: d for d in columns.documents}
         self.doc_ids = list(self.documents)
@@ -134,8 +136,7 @@ class Corpus:
     @classmethod
     def open(cls, folder: Path) -> "Corpus":
         """Open the read model that index/readmodel.py wrote into `folder`."""
-        columns, lexical, state = readmodel.read(folder)
-        return cls(generation=state.generation, columns=columns, lexical=lexical, changes_until=state.changes_until)
+        return cls(readmodel.read(folder))
 
     @classmethod
     def load(cls, store: Store, settings: Settings, previous: Corpus | None = None) -> "Corpus":
@@ -169,7 +170,7 @@ class Corpus:
     @staticmethod
     def _next_version(store: Store, generation: str,
                       previous: Corpus | None) -> tuple[readmodel.Columns, readmodel.State]:
-        changes = store.changes_since(previous.changes_until) if previous is not None else None
+        changes = store.changes_since(previous.version.state.changes_until) if previous is not None else None
         if previous is None or changes is None:
             started = time.time_ns()
             return readmodel.from_snapshot(store.snapshot()), readmodel.State(generation, started)
@@ -190,15 +191,6 @@ class Corpus:
     def passage_sentences(self, row: int) -> np.ndarray:
         """The passage's sentence rows, in text order."""
         return np.arange(self.sentence_bounds[row], self.sentence_bounds[row + 1])
-
-    def sentence_at(self, doc_id: str, start: int) -> int | None:
-        """The row of the document's sentence that starts at `start`, if the corpus holds it."""
-        rows = self.doc_passages(doc_id)
-        if not rows:
-            return None
-        first, last = int(self.sentence_bounds[rows.start]), int(self.sentence_bounds[rows.stop])
-        i = first + int(np.searchsorted(self.sentence_start[first:last], start))
-        return i if i < last and int(self.sentence_start[i]) == start else None
 
     def vectors(self, rows: np.ndarray | list[int]) -> np.ndarray:
         """Float32 vectors of these sentence rows."""

@@ -50,10 +50,10 @@ class Retriever:
         if len(corpus.sentences) <= EXACT_SEARCH_MAX:
             rows, similarities = self._exact_nearest(vector, n, doc_ids)
         else:
-            found = self.store.query_sentences(vector, n, doc_ids)
-            # A sentence written after our snapshot is picked up on the next refresh.
-            at = [(corpus.sentence_at(doc_id, start), s) for doc_id, start, s in found]
-            rows, similarities = [r for r, _ in at if r is not None], [s for r, s in at if r is not None]
+            ids, found = self.store.query_sentences(vector, n, doc_ids)
+            # A sentence written after our version is picked up with the next one.
+            at = [(r, s) for r, s in zip(corpus.version.sentence_rows(ids), found) if r is not None]
+            rows, similarities = [r for r, _ in at], [s for _, s in at]
         best: dict[int, float] = {}
         for row, similarity in zip(rows, similarities):
             passage = int(corpus.sentence_passage[row])

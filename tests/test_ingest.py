@@ -127,3 +127,29 @@ def test_links_out_of_the_folder_are_refused_unless_asked(tmp_path, embedder, st
     assert [("link.txt" in path, "outside" in reason) for path, reason in report.skipped] == [(True, True)]
     followed = ingest([corpus], store, embedder, settings, progress=False, follow_links=True)
     assert followed.added == ["link"]
+
+
+def test_orphans_of_a_write_that_never_comes_back_are_removed_by_the_next_ingest(tmp_path, embedder,
+                                                                                 store_and_settings):
+    """A write killed before its commit marker leaves records of a document that may never be
+    ingested again; its intent record names them, so the next ingest of anything removes them."""
+    store, settings = store_and_settings
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    shutil.copy(SEEDS / "001_af91c15e717acd7a.txt", first / "gone.txt")
+    shutil.copy(SEEDS / "002_06d97b826597458d.txt", second / "kept.txt")
+    before = store.counts()
+    commit_marker = store.documents.add
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed before the commit marker")
+
+    store.documents.add = crash
+    with pytest.raises(RuntimeError):
+        ingest([first], store, embedder, settings, progress=False)
+    store.documents.add = commit_marker
+    assert store.counts()["sentences"] > before["sentences"]  # orphans of "gone" are there
+    ingest([second], store, embedder, settings, progress=False)
+    kept = {m["doc_id"] for m in store.sentences.get(include=["metadatas"])["metadatas"]}
+    assert "gone" not in kept and "kept" in kept
+    assert store.meta.get(where={"kind": "pending"})["ids"] == []

@@ -35,7 +35,7 @@ def test_every_record_comes_back_at_its_offsets(snapshot, opened):
             (stored.doc_id, stored.passage_id, stored.start, stored.end)
         assert opened.sentence_text(row) == opened.documents[stored.doc_id].text[stored.start : stored.end]
         assert opened.sentence_terms[row] == frozenset(stored.terms.split())
-        assert opened.sentence_at(stored.doc_id, stored.start) == row
+        assert opened.version.sentence_rows([record.id]) == [row]  # as Chroma's search results are mapped
 
 
 def test_passages_hold_their_sentences_in_text_order(opened):
@@ -64,10 +64,9 @@ def test_vectors_and_bm25_match_the_snapshot(snapshot, opened):
     assert np.allclose(opened.lexical.scores(query + query[:1]), reference.get_scores(known), rtol=1e-5, atol=1e-6)
 
 
-def test_unknown_places_are_not_found(opened):
-    doc_id = next(iter(opened.documents))
-    assert opened.sentence_at(doc_id, -5) is None
-    assert opened.sentence_at("no-such-document", 0) is None
+def test_unknown_ids_are_not_found(opened):
+    known = opened.sentences[3].id
+    assert opened.version.sentence_rows(["0" * 20, known, "f" * 20, "x"]) == [None, 3, None, None]
     assert opened.doc_passages("no-such-document") == range(0)
 
 
