@@ -22,15 +22,19 @@ import json
 import os
 import random
 import re
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from functools import wraps
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from config import Settings, load_settings
@@ -239,8 +243,85 @@ def write_profile(service: QAService, settings: Settings) -> dict:
             "delete_to_gone_s": round(deleted - answered, 2)}
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[str]) -> dict:
+    """`count` API replicas (`qa serve`) against the same Chroma server, each with its own
+    data dir as on separate machines: their start (each writes its read model from Chroma),
+    their RSS when ready and after answering `asked`, and the seconds from a POST /documents
+    to one replica until the article is answered from on every replica, then from its DELETE
+    until no replica has it."""
+    key = uuid.uuid4().hex
+    ports = [_free_port() for _ in range(count)]
+    env = {**os.environ, "QA_STORE_MODE": "http", "QA_CHROMA_HOST": settings.chroma_host,
+           "QA_CHROMA_PORT": str(settings.chroma_port), "QA_COLLECTION": settings.collection, "QA_API_KEY": key,
+           "QA_MODEL_CACHE_DIR": settings.model_cache_dir, "QA_RATE_LIMIT_PER_MINUTE": "0"}
+    replicas = []
+    try:
+        for n, port in enumerate(ports):
+            started = time.perf_counter()
+            log = (data_dir / f"replica-{n}.log").open("a")
+            process = subprocess.Popen([str(Path(sys.executable).parent / "qa"), "serve", "--host", "127.0.0.1",
+                                        "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                       env=env | {"QA_DATA_DIR": str(data_dir / f"replica-{n}")})
+            replicas.append(process)
+            while not _ok(httpx.get, f"http://127.0.0.1:{port}/ready"):
+                if process.poll() is not None:
+                    raise RuntimeError(f"replica {n} exited: see {log.name}")
+                time.sleep(0.2)
+            print(f"  replica {n} ready in {time.perf_counter() - started:.1f} s", flush=True)
+        rss_ready = [rss_mb(p.pid) for p in replicas]
+        for port in ports:  # memory-mapped pages count once questions touched them
+            for question in asked:
+                httpx.post(f"http://127.0.0.1:{port}/ask", json={"question": question}, timeout=30).raise_for_status()
+        rss_asked = [rss_mb(p.pid) for p in replicas]
+        doc_id = f"replica-article-{time.time_ns()}"
+        ask = {"question": NEW_QUESTION, "filters": {"doc_ids": [doc_id]}}
+        started = time.perf_counter()
+        httpx.post(f"http://127.0.0.1:{ports[0]}/documents", headers={"X-API-Key": key}, timeout=600,
+                   json={"filename": f"{doc_id}.txt", "content": NEW_ARTICLE.read_text("utf-8")}).raise_for_status()
+        visible = _until_all(ports, lambda port: _answered(port, ask), started)
+        started = time.perf_counter()
+        httpx.delete(f"http://127.0.0.1:{ports[0]}/documents/{doc_id}", headers={"X-API-Key": key},
+                     timeout=600).raise_for_status()
+        gone = _until_all(ports, lambda port: not _answered(port, ask), started)
+        return {"replicas": count, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked,
+                "questions_asked_each": len(asked), "post_to_answerable_s": visible, "delete_to_gone_s": gone}
+    finally:
+        for process in replicas:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ok(method, url: str, **kwargs) -> bool:
+    try:
+        return method(url, timeout=10, **kwargs).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _answered(port: int, ask: dict) -> bool:
+    response = httpx.post(f"http://127.0.0.1:{port}/ask", json=ask, timeout=30)
+    return response.status_code == 200 and response.json()["answered"]  # 400: no document matches the filter
+
+
+def _until_all(ports: list[int], done, started: float, limit_s: float = 300.0) -> list[float]:
+    """Seconds from `started` until `done(port)` held, per replica (polled every 50 ms)."""
+    seconds: dict[int, float] = {}
+    while len(seconds) < len(ports) and time.perf_counter() - started < limit_s:
+        for port in ports:
+            if port not in seconds and done(port):
+                seconds[port] = round(time.perf_counter() - started, 2)
+        time.sleep(0.05)
+    return [seconds.get(port, float("nan")) for port in ports]
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
@@ -273,6 +354,10 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict:
     report["rss_mb_after_asking"] = rss_mb()  # memory-mapped pages count once a question touched them
     report["write"] = write_profile(service, settings)
     print(f"write: {report['write']}", flush=True)
+    if args.replicas:
+        service.close()
+        report["replicas"] = replica_profile(settings, data_dir, args.replicas, questions(100, args.seed + 1))
+        print(f"replicas: {report['replicas']}", flush=True)
     print(f"ask: {json.dumps(report['ask'], indent=1)}", flush=True)
     return report
 
@@ -285,6 +370,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--embed-every-sentence", action="store_true",
                         help="embed repeated sentences again (measures ingest speed; slow at 100k)")
+    parser.add_argument("--replicas", type=int, default=0,
+                        help="also start this many `qa serve` replicas (QA_STORE_MODE=http only) and time a POST")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the store here (reused when present)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "bench_scale.json")
     args = parser.parse_args()

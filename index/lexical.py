@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 WORD = re.compile(r"\w\w+|\d")
 
@@ -67,9 +68,9 @@ class LexicalIndex:
         idf = np.log(1 + (passages - df + 0.5) / (df + 0.5))
         tf = counts.astype(np.float64)
         scores = (idf[term_ids] * tf / (tf + K1 * (1 - B + B * lengths[owner] / average))).astype(np.float32)
-        order = np.argsort(term_ids, kind="stable")
-        indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
-        return indptr, owner[order], scores[order]
+        # Passage-major to term-major: scipy transposes in linear time (a sort would not).
+        by_term = csr_matrix((scores, term_ids, bounds), shape=(passages, vocabulary_size)).tocsc()
+        return by_term.indptr.astype(np.int64), by_term.indices.astype(np.int32), by_term.data
 
     def idf(self, term: str) -> float:
         t = self._vocabulary.get(term)

@@ -9,9 +9,9 @@ copy through the page cache. One folder per generation under `<data_dir>/readmod
                         code, then offset, so a document's passages are one run of rows
     sentence_bounds.npy passage p's sentences are rows sentence_bounds[p]:sentence_bounds[p+1]
     sentences.npy       per sentence row: start, end; a passage's rows are in text order
-    sentence_ids.npy    per sentence row: the store's id; sentence_ids_sorted.npy and
-                        sentence_id_order.npy (their rows) map the ids Chroma's nearest-neighbour
-                        search returns to rows
+    sentence_ids.npy    per sentence row: the store's id, and sentence_keys.npy, the id as an
+                        integer; sentence_keys_sorted.npy and sentence_id_order.npy (their rows)
+                        map the ids Chroma's nearest-neighbour search returns to rows
     term_ids.npy        each sentence's distinct analysed words as vocabulary ids, concatenated;
     term_bounds.npy     sentence s's are term_ids[term_bounds[s]:term_bounds[s+1]]
     passage_terms.npy   each passage's distinct words (ids) and how often each occurs: BM25's
@@ -31,6 +31,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,16 +41,17 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
+from config import Settings
 from index.documents import Document
 from index.lexical import LexicalIndex, terms
-from index.store import Snapshot
+from index.store import Snapshot, Store, StoreUnavailable
 
 COMMITTED = "COMMITTED"
 ID_DTYPE = "S20"  # index.documents.span_id: 20 hex characters
-FORMAT = "read model 3"  # written into COMMITTED: a folder of another format is rebuilt, never misread
+FORMAT = "read model 5"  # written into COMMITTED: a folder of another format is rebuilt, never misread
 VECTOR_DIM = 384
-_ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "term_ids", "term_bounds", "passage_terms",
-           "passage_counts", "passage_term_bounds", "vectors")
+_ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "sentence_keys", "term_ids", "term_bounds",
+           "passage_terms", "passage_counts", "passage_term_bounds", "vectors")
 
 
 class State(msgspec.Struct):
@@ -64,6 +68,7 @@ class Columns:
     sentence_bounds: np.ndarray  # (P + 1,) int64
     sentences: np.ndarray  # (S, 2) int32: start, end
     sentence_ids: np.ndarray  # (S,) bytes: the store's sentence ids (Chroma answers with them)
+    sentence_keys: np.ndarray  # (S,) uint64: id_keys(sentence_ids), kept so a new version only sorts
     term_ids: np.ndarray  # int32
     term_bounds: np.ndarray  # (S + 1,) int64
     passage_terms: np.ndarray  # int32
@@ -124,13 +129,43 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         passages=np.array([(doc_code[p.doc_id], p.start, p.end) for p in passages], dtype=np.int32).reshape(-1, 3),
         sentence_bounds=_bounds(np.bincount([passage_row[s.passage_id] for s in sentences], minlength=len(passages))),
         sentences=np.array([(s.start, s.end) for s in sentences], dtype=np.int32).reshape(-1, 2),
-        sentence_ids=np.array([s.id.encode() for s in sentences], dtype=ID_DTYPE),
+        sentence_ids=(sentence_ids := np.array([s.id.encode() for s in sentences], dtype=ID_DTYPE)),
+        sentence_keys=id_keys(sentence_ids),
         term_ids=np.array([i for words in sentence_words for i in ids(words)], dtype=np.int32),
         term_bounds=_bounds([len(words) for words in sentence_words]),
         passage_terms=np.array([i for words in passage_words for i in ids(words)], dtype=np.int32),
         passage_counts=np.array([n for words in passage_words for n in words.values()], dtype=np.int32),
         passage_term_bounds=_bounds([len(words) for words in passage_words]),
         vocabulary=[], vectors=vectors.astype(np.float16))
+
+
+def rebuild(store: Store, folder: Path) -> None:
+    """Write the version of the whole store into `folder` (named by its generation)."""
+    started = time.time_ns()  # changes logged from here on are applied by the next version
+    write(folder, from_snapshot(store.snapshot()), State(folder.name, started))
+
+
+def rebuild_in_child(settings: Settings, prefix: str, folder: Path) -> None:
+    """rebuild() in a child process, so that none of the whole store's transient objects
+    stay in this one's memory. Raises what the child met: OSError, or StoreUnavailable."""
+    done = subprocess.run([sys.executable, "-m", "index.readmodel", str(folder), prefix],
+                          input=msgspec.json.encode(settings), capture_output=True)
+    if done.returncode == _UNWRITABLE:
+        raise OSError(f"cannot write the read model into {folder}")
+    if done.returncode:
+        raise StoreUnavailable(f"reading the store for the read model failed: {done.stderr.decode()[-500:]}")
+
+
+_UNWRITABLE = 3
+
+
+def id_keys(ids: np.ndarray) -> np.ndarray:
+    """A sort key per id: its first 16 hex characters as an integer (ids are hashes; a lookup
+    compares the whole id, so two ids sharing a key cost nothing but a miss)."""
+    digits = np.frombuffer(np.ascontiguousarray(ids, dtype=ID_DTYPE).tobytes(), dtype=np.uint8)
+    digits = digits.reshape(-1, 20)[:, :16].astype(np.uint64) - ord("0")
+    digits[digits > 9] -= ord("a") - ord("0") - 10
+    return (digits << np.arange(60, -1, -4, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
 
 
 def _runs(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -162,6 +197,7 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
                                                 np.diff(added.sentence_bounds)])),
         sentences=np.concatenate([previous.sentences[keep_sentence], added.sentences]),
         sentence_ids=np.concatenate([previous.sentence_ids[keep_sentence], added.sentence_ids]),
+        sentence_keys=np.concatenate([previous.sentence_keys[keep_sentence], added.sentence_keys]),
         term_ids=np.concatenate([previous.term_ids[keep_terms], added.term_ids]),
         term_bounds=_bounds(np.concatenate([np.diff(previous.term_bounds)[keep_sentence],
                                             np.diff(added.term_bounds)])),
@@ -182,9 +218,9 @@ def write(folder: Path, columns: Columns, state: State) -> None:
     (tmp / "documents.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents))
     for name in _ARRAYS:
         np.save(tmp / f"{name}.npy", getattr(columns, name))
-    order = np.argsort(columns.sentence_ids, kind="stable").astype(np.int32)
+    order = np.argsort(columns.sentence_keys, kind="stable").astype(np.int32)
     np.save(tmp / "sentence_id_order.npy", order)
-    np.save(tmp / "sentence_ids_sorted.npy", columns.sentence_ids[order])
+    np.save(tmp / "sentence_keys_sorted.npy", columns.sentence_keys[order])
     (tmp / "vocabulary.json").write_bytes(msgspec.json.encode(columns.vocabulary))
     matrix = LexicalIndex.matrix(len(columns.passages), columns.passage_terms, columns.passage_counts,
                                  columns.passage_term_bounds, len(columns.vocabulary))
@@ -211,7 +247,7 @@ class Version:
     columns: Columns
     lexical: LexicalIndex
     state: State
-    sorted_sentence_ids: np.ndarray
+    sorted_sentence_keys: np.ndarray
     sentence_id_order: np.ndarray
 
     def sentence_rows(self, ids: list[str]) -> list[int | None]:
@@ -219,9 +255,9 @@ class Version:
         if not ids or not len(self.sentence_id_order):
             return [None] * len(ids)
         wanted = np.array([i.encode() for i in ids], dtype=ID_DTYPE)
-        at = np.minimum(np.searchsorted(self.sorted_sentence_ids, wanted), len(self.sentence_id_order) - 1)
-        return [int(self.sentence_id_order[a]) if self.sorted_sentence_ids[a] == w else None
-                for a, w in zip(at, wanted)]
+        at = np.minimum(np.searchsorted(self.sorted_sentence_keys, id_keys(wanted)), len(self.sentence_id_order) - 1)
+        rows = self.sentence_id_order[at]
+        return [int(r) if self.columns.sentence_ids[r] == w else None for r, w in zip(rows, wanted)]
 
 
 def read(folder: Path) -> Version:
@@ -237,4 +273,18 @@ def read(folder: Path) -> Version:
     lexical = LexicalIndex({w: i for i, w in enumerate(columns.vocabulary)}, len(columns.passages),
                            array("bm25_indptr"), array("bm25_rows"), array("bm25_scores"))
     return Version(columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State),
-                   array("sentence_ids_sorted"), array("sentence_id_order"))
+                   array("sentence_keys_sorted"), array("sentence_id_order"))
+
+
+def _rebuild_child() -> int:
+    """`python -m index.readmodel FOLDER PREFIX`, the settings as JSON on stdin."""
+    settings = msgspec.json.decode(sys.stdin.buffer.read(), type=Settings)
+    try:
+        rebuild(Store.open(settings, sys.argv[2], writer=False), Path(sys.argv[1]))
+    except OSError:
+        return _UNWRITABLE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_rebuild_child())

@@ -11,7 +11,6 @@ they are written first from the version before and only the documents that chang
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,6 +25,10 @@ from index import readmodel
 from index.documents import Document, Passage, Span, span_id
 from index.lexical import LexicalIndex, terms
 from index.store import SentenceRecord, Store
+
+# Above this many sentences a whole-store rebuild runs in a child process: the snapshot's
+# Python objects would otherwise stay in the server's memory (the allocator keeps it).
+IN_PROCESS_REBUILD_MAX = 20_000
 
 
 class _Passages:
@@ -144,21 +147,19 @@ class Corpus:
         version before (`previous`, else the latest on disk) and the documents the store's
         change log names, or from the whole store when there is no usable version before.
         Into a temporary folder if the data dir is read-only."""
-        generation = store.generation()
-        parent = readmodel.folder_for(settings.data_dir, store.prefix, generation).parent
+        folder = readmodel.folder_for(settings.data_dir, store.prefix, store.generation())
         for _ in range(2):  # a concurrent writer of a newer generation may remove this one as we open it
-            if not readmodel.is_committed(parent / generation):
-                columns, state = cls._next_version(store, generation, previous or cls._latest(parent))
+            if not readmodel.is_committed(folder):
                 try:
-                    readmodel.write(parent / generation, columns, state)
+                    cls._write_next(store, settings, folder, previous or cls._latest(folder.parent))
                 except OSError:
-                    parent = Path(tempfile.mkdtemp(prefix="qa-readmodel-"))
-                    readmodel.write(parent / generation, columns, state)
+                    folder = Path(tempfile.mkdtemp(prefix="qa-readmodel-")) / folder.name
+                    cls._write_next(store, settings, folder, previous)
             try:
-                return cls.open(parent / generation)
+                return cls.open(folder)
             except FileNotFoundError:
                 continue
-        return cls.open(parent / generation)
+        return cls.open(folder)
 
     @classmethod
     def _latest(cls, parent: Path) -> Corpus | None:
@@ -168,15 +169,16 @@ class Corpus:
             return None  # damaged: the whole store is read instead
 
     @staticmethod
-    def _next_version(store: Store, generation: str,
-                      previous: Corpus | None) -> tuple[readmodel.Columns, readmodel.State]:
+    def _write_next(store: Store, settings: Settings, folder: Path, previous: Corpus | None) -> None:
         changes = store.changes_since(previous.version.state.changes_until) if previous is not None else None
-        if previous is None or changes is None:
-            started = time.time_ns()
-            return readmodel.from_snapshot(store.snapshot()), readmodel.State(generation, started)
-        changed, until = changes
-        return (readmodel.apply(previous.columns, changed, store.snapshot(sorted(changed))),
-                readmodel.State(generation, until))
+        if previous is not None and changes is not None:
+            changed, until = changes
+            readmodel.write(folder, readmodel.apply(previous.columns, changed, store.snapshot(sorted(changed))),
+                            readmodel.State(folder.name, until))
+        elif store.counts()["sentences"] > IN_PROCESS_REBUILD_MAX:
+            readmodel.rebuild_in_child(settings, store.prefix, folder)
+        else:
+            readmodel.rebuild(store, folder)
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages the document has (0 for an id the corpus does not hold)."""

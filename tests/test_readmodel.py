@@ -4,6 +4,8 @@ BM25 scores; orphans stay out; a half-written folder is never opened."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -160,3 +162,19 @@ def test_a_reader_older_than_the_change_log_reads_the_whole_store(service):
     assert service.store.changes_since(0) is None
     changed, until = service.store.changes_since(time.time_ns())
     assert isinstance(changed, set) and until > 0
+
+
+def test_a_large_store_is_read_by_a_child_process(service, monkeypatch):
+    """The whole-store rebuild of a large corpus runs in a child process (its transient
+    objects never inflate the server) and gives the same version as in this process."""
+    import qa.corpus
+
+    monkeypatch.setattr(qa.corpus, "IN_PROCESS_REBUILD_MAX", 0)
+    children = []
+    real = readmodel.rebuild_in_child
+    monkeypatch.setattr(readmodel, "rebuild_in_child", lambda *args: children.append(args) or real(*args))
+    folder = readmodel.folder_for(service.settings.data_dir, service.store.prefix, service.store.generation())
+    shutil.rmtree(folder)  # the service keeps its open files; the next load must rebuild
+    corpus = Corpus.load(service.store, service.settings)
+    assert len(children) == 1 and readmodel.is_committed(folder)
+    _same(corpus, service.corpus)
