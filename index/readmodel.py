@@ -103,15 +103,12 @@ def _bounds(counts) -> np.ndarray:
 def from_snapshot(snapshot: Snapshot) -> Columns:
     """Columns of a whole snapshot. Records without their parent (an interrupted ingest's
     orphans) are left out."""
-    vocabulary: dict[str, int] = {}
-    columns = _records(list(snapshot.documents.values()), snapshot, vocabulary)
-    columns.vocabulary = list(vocabulary)
-    return columns
+    return _records(list(snapshot.documents.values()), snapshot, {})
 
 
 def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str, int], first_code: int = 0) -> Columns:
     """Columns of these documents' records in the snapshot, document codes from `first_code`,
-    word ids from (and added to) `vocabulary`."""
+    word ids from (and added to) `vocabulary`, which the columns then carry whole."""
     doc_code = {d.id: first_code + n for n, d in enumerate(documents)}
     passages = sorted((p for p in snapshot.passages if p.doc_id in doc_code),
                       key=lambda p: (doc_code[p.doc_id], p.start))
@@ -122,7 +119,10 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
     sentence_words = [list(dict.fromkeys(s.terms.split())) for s in sentences]
     by_id = {d.id: d for d in documents}
     passage_words = [Counter(terms(by_id[p.doc_id].text[p.start : p.end])) for p in passages]
-    ids = lambda words: [vocabulary.setdefault(w, len(vocabulary)) for w in words]  # noqa: E731
+
+    def ids(words) -> list[int]:
+        return [vocabulary.setdefault(w, len(vocabulary)) for w in words]
+
     vectors = snapshot.sentence_vectors[order] if order else np.zeros((0, VECTOR_DIM))
     return Columns(
         documents=documents,
@@ -136,7 +136,7 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         passage_terms=np.array([i for words in passage_words for i in ids(words)], dtype=np.int32),
         passage_counts=np.array([n for words in passage_words for n in words.values()], dtype=np.int32),
         passage_term_bounds=_bounds([len(words) for words in passage_words]),
-        vocabulary=[], vectors=vectors.astype(np.float16))
+        vocabulary=list(vocabulary), vectors=vectors.astype(np.float16))
 
 
 def rebuild(store: Store, folder: Path) -> None:
@@ -205,7 +205,7 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
         passage_counts=np.concatenate([previous.passage_counts[keep_passage_terms], added.passage_counts]),
         passage_term_bounds=_bounds(np.concatenate([np.diff(previous.passage_term_bounds)[keep_passage],
                                                     np.diff(added.passage_term_bounds)])),
-        vocabulary=list(vocabulary),
+        vocabulary=added.vocabulary,
         vectors=np.concatenate([previous.vectors[keep_sentence], added.vectors]))
 
 
