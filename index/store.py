@@ -1,7 +1,8 @@
 """The Chroma store: three collections per corpus, one small class for both modes.
 
 `<prefix>-documents`: one record per article (full cleaned text, title, metadata).
-`<prefix>-passages`: passages with their embedding, offsets and sentence spans.
+`<prefix>-passages`: passages with their embedding, offsets and sentence spans (no text: the
+document has it).
 `<prefix>-sentences`: one embedding per sentence, with its offsets.
 `<prefix>-meta`: the generation marker that tells readers the corpus changed.
 Embedded mode (PersistentClient under data_dir) and server mode (HttpClient) differ only
@@ -233,14 +234,15 @@ class Store:
                 metadatas=[{"doc_id": s.doc_id, "passage_id": s.passage_id, "start": s.start, "end": s.end,
                             "terms": s.terms} for s, _ in rows],
             )
-        passages = [(p, v, item.document) for item in batch for p, v in zip(item.passages, item.passage_vectors)]
+        passages = [(p, v) for item in batch for p, v in zip(item.passages, item.passage_vectors)]
         for part in _chunks(len(passages), self._batch):
             rows = passages[part]
+            # No passage text: readers cut it from the document's, and indexing it for Chroma's
+            # full-text search took over half of the passage write time.
             self.passages.add(
-                ids=[p.id for p, _, _ in rows], embeddings=np.stack([v for _, v, _ in rows]),
-                documents=[d.text[p.start : p.end] for p, _, d in rows],
+                ids=[p.id for p, _ in rows], embeddings=np.stack([v for _, v in rows]),
                 metadatas=[{"doc_id": p.doc_id, "ordinal": p.ordinal, "start": p.start, "end": p.end,
-                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])} for p, _, _ in rows],
+                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])} for p, _ in rows],
             )
         centroids = [item.passage_vectors.mean(axis=0) for item in batch]
         self.documents.add(
