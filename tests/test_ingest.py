@@ -67,6 +67,22 @@ def test_interrupted_write_leaves_orphans_that_the_next_run_removes(tmp_path, em
     assert rerun.added == ["b"] and store.counts() == expected and report.passages == rerun.passages
 
 
+def test_orphans_of_a_document_not_ingested_again_are_swept_beside_committed_ones(tmp_path, embedder,
+                                                                                  store_and_settings):
+    """The sweep asks Chroma for the records of uncommitted documents only: those of a document
+    whose write was cut short go, the committed documents' records stay."""
+    store, settings = store_and_settings
+    kept, cut = tmp_path / "kept", tmp_path / "cut"
+    kept.mkdir(), cut.mkdir()
+    shutil.copy(SEEDS / "000_05abd8f469b4269b.txt", kept / "a.txt")
+    shutil.copy(SEEDS / "001_af91c15e717acd7a.txt", cut / "b.txt")
+    ingest([kept], store, embedder, settings, progress=False)
+    expected = store.counts()
+    ingest([cut], store, embedder, settings, progress=False)
+    store.documents.delete(ids=["b"])  # a crash before b's commit marker
+    assert ingest([kept], store, embedder, settings, progress=False).unchanged == ["a"]
+    assert store.counts() == expected
+
 def test_markdown_front_matter_and_html_metadata(tmp_path):
     md = tmp_path / "note.md"
     md.write_text("---\ntitle: A Markdown Story\nauthor: Ann Writer\ndate: 2024-05-01\n---\n# A Markdown Story\n\n"
