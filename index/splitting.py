@@ -23,7 +23,32 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 def _segmenter():
     import pysbd
 
-    return pysbd.Segmenter(language="en", clean=False)
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    segmenter.language_module = _faster_english()
+    return segmenter
+
+
+def _faster_english() -> type:
+    """pysbd's English rules, with its abbreviation pass skipping the abbreviations that are
+    never followed by a period (the same output: that period is all the pass replaces).
+    pysbd itself only checks that the letters occur, as "is" does in "this", and then runs
+    a few regexes per occurrence: over half of its time on news text."""
+    from pysbd.lang.english import English
+
+    class AbbreviationReplacer(English.AbbreviationReplacer):
+        def search_for_abbreviations_in_string(self, text: str) -> str:
+            lowered = text.lower()
+            for abbr in self.lang.Abbreviation.ABBREVIATIONS:
+                stripped = abbr.strip()
+                if stripped not in lowered or ("." not in stripped and stripped + "." not in lowered):
+                    continue  # (pysbd matches a dotted abbreviation as a pattern: "." is any character)
+                matches = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.IGNORECASE)
+                next_chars = re.findall(r"(?<={" + re.escape(stripped) + "} ).{1}", text)
+                for index, match in enumerate(matches):
+                    text = self.scan_for_replacements(text, match, index, next_chars)
+            return text
+
+    return type("English", (English,), {"AbbreviationReplacer": AbbreviationReplacer})
 
 
 def paragraph_spans(text: str) -> list[Span]:
