@@ -4,6 +4,7 @@ ones replaced, and a run killed midway is completed by the next one."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -101,9 +102,12 @@ def passage_centroids(passages: list[Passage], sentence_vectors: np.ndarray) -> 
 
 
 def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True,
-           sources: Mapping[Path, str] | None = None, follow_links: bool = False) -> IngestReport:
+           sources: Mapping[Path, str] | None = None, follow_links: bool = False,
+           write_lock: contextlib.AbstractContextManager | None = None) -> IngestReport:
     """`sources` names where a file came from when its path says nothing (an upload's temporary
-    file); `follow_links` also ingests links that point out of the folders given."""
+    file); `follow_links` also ingests links that point out of the folders given. `write_lock`
+    is held around each batch write and the orphan sweep only, not while embedding: other
+    writers of the process wait for one batch, not for a whole large upload."""
     from time import perf_counter
 
     from tqdm import tqdm
@@ -118,15 +122,18 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
     claimed: dict[str, Path] = {}  # document id -> the file of this run that has it
     pending: list[tuple[DocumentRecords, bool]] = []  # (records, replaces a stored version)
 
+    lock = write_lock or contextlib.nullcontext()
+
     def flush() -> None:
         if pending:
-            store.write_documents([item for item, _ in pending], ingested_at=_now())
+            with lock:
+                store.write_documents([item for item, _ in pending], ingested_at=_now())
             for item, replaced in pending:
                 (report.replaced if replaced else report.added).append(item.document.id)
                 report.passages += len(item.passages)
                 report.sentences += len(item.sentences)
             pending.clear()
-            bar.set_postfix(passages=report.passages)
+            bar.set_postfix(passages=report.passages, passages_per_s=round(report.passages / (perf_counter() - started)))
 
     for path, doc_id in bar:
         if doc_id in claimed:  # report.txt beside report.md: never let one silently replace the other
@@ -157,8 +164,9 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
             flush()
     flush()
     if settings.store_mode == "embedded":  # the only writer (lock file): no one else's write is in flight
-        if orphans := store.remove_orphans():
-            log.warning("removed %d records left by an interrupted ingest", orphans)
-            store.bump_generation([])
+        with lock:
+            if orphans := store.remove_orphans():
+                log.warning("removed %d records left by an interrupted ingest", orphans)
+                store.bump_generation([])
     report.seconds = perf_counter() - started
     return report

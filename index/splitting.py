@@ -1,7 +1,8 @@
 """Sentence and passage splitting with exact character offsets.
 
-Sentences come from pysbd (rule-based, handles "U.S.", "Dr.", "$240.1", quotes) and are
-located in the text by search, so every span satisfies `text[start:end] == sentence`.
+Sentences are pysbd's (rule-based, handles "U.S.", "Dr.", "$240.1", quotes), located in the
+text so that every span satisfies `text[start:end] == sentence`; the plain stretches of text,
+where pysbd's rules have nothing to do, are split without it (see `split_sentences`).
 Passages follow the text's own paragraphs: tiny ones (headings, one-liners) merge with a
 neighbour, long ones split at sentence boundaries so the embedder never truncates."""
 
@@ -11,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 from index.documents import Span
 
@@ -21,7 +23,32 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 def _segmenter():
     import pysbd
 
-    return pysbd.Segmenter(language="en", clean=False)
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    segmenter.language_module = _faster_english()
+    return segmenter
+
+
+def _faster_english() -> type:
+    """pysbd's English rules, with its abbreviation pass skipping the abbreviations that are
+    never followed by a period (the same output: that period is all the pass replaces).
+    pysbd itself only checks that the letters occur, as "is" does in "this", and then runs
+    a few regexes per occurrence: over half of its time on news text."""
+    from pysbd.lang.english import English
+
+    class AbbreviationReplacer(English.AbbreviationReplacer):
+        def search_for_abbreviations_in_string(self, text: str) -> str:
+            lowered = text.lower()
+            for abbr in self.lang.Abbreviation.ABBREVIATIONS:
+                stripped = abbr.strip()
+                if stripped not in lowered or ("." not in stripped and stripped + "." not in lowered):
+                    continue  # (pysbd matches a dotted abbreviation as a pattern: "." is any character)
+                matches = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.IGNORECASE)
+                next_chars = re.findall(r"(?<={" + re.escape(stripped) + "} ).{1}", text)
+                for index, match in enumerate(matches):
+                    text = self.scan_for_replacements(text, match, index, next_chars)
+            return text
+
+    return type("English", (English,), {"AbbreviationReplacer": AbbreviationReplacer})
 
 
 def paragraph_spans(text: str) -> list[Span]:
@@ -29,9 +56,8 @@ def paragraph_spans(text: str) -> list[Span]:
     return [Span(m.start(), m.end()) for m in re.finditer(r"\S(?:.*?\S)?(?=\n\n|\Z)", text, re.DOTALL)]
 
 
-def split_sentences(text: str, within: Span | None = None) -> list[Span]:
-    """Sentence spans (stripped of surrounding whitespace) inside `within` (default: all)."""
-    within = within or Span(0, len(text))
+def _pysbd_spans(text: str, within: Span) -> list[Span]:
+    """pysbd's sentences of text[within], located in the text."""
     chunk = text[within.start : within.end]
     spans: list[Span] = []
     cursor = 0
@@ -51,6 +77,71 @@ def split_sentences(text: str, within: Span | None = None) -> list[Span]:
     if rest.strip():
         lead = len(rest) - len(rest.lstrip())
         spans.append(Span(within.start + cursor + lead, within.start + cursor + len(rest.rstrip())))
+    return spans
+
+
+@lru_cache(maxsize=1)
+def _never_plain_words() -> frozenset[str]:
+    """Words that pysbd may treat specially before a period: its abbreviations ("No.", "Inc.",
+    but also "is", "may") and the roman numerals of its list rules."""
+    from pysbd.lang.english import English
+    from pysbd.lists_item_replacer import ListItemReplacer
+
+    return frozenset(English.Abbreviation.ABBREVIATIONS) | frozenset(ListItemReplacer.ROMAN_NUMERALS)
+
+
+@lru_cache(maxsize=1)
+def _protected_regions() -> re.Pattern[str]:
+    """pysbd's own patterns for the quotes, brackets and dashes inside which it never ends a sentence."""
+    from pysbd.between_punctuation import BetweenPunctuation as B
+
+    return re.compile("|".join(f"(?:{p})" for p in (
+        B.BETWEEN_SINGLE_QUOTES_REGEX, B.BETWEEN_SINGLE_QUOTE_SLANTED_REGEX, B.BETWEEN_DOUBLE_QUOTES_REGEX,
+        B.BETWEEN_QUOTE_ARROW_REGEX, B.BETWEEN_QUOTE_SLANTED_REGEX, B.BETWEEN_SQUARE_BRACKETS_REGEX,
+        B.BETWEEN_PARENS_REGEX, B.BETWEEN_EM_DASHES_REGEX)))
+
+
+# A plain word, a period or question mark, spaces, a capital: pysbd ends a sentence there
+# unless the word is one of its abbreviations or the boundary lies inside quotes or brackets.
+_PLAIN_END = re.compile(r"(?<![^\s\"“])([A-Za-z][a-z]+)(?:[.?](?=[ \t]+[\"“]?[A-Z])|[.?][\"”](?= [A-Z]))")
+_END_MARKS = re.compile(r"[.!?]*[\"”]?\Z")  # a run's own end, which ends its one sentence
+# What else lets pysbd split a run of text (or alter it): any other terminal punctuation,
+# ellipses, bullets and list markers ("a)", "2)", "iv)").
+_OTHER_BREAKS = re.compile(r"[.!?。．！？…•]|(?<![^\s(])(?:\d{1,2}|[a-z]|[ivx]+)\)")
+
+
+def _plain_ends(line: str) -> list[int]:
+    """Offsets in `line` just after the sentence ends pysbd is sure to make there."""
+    if line.count('"') % 2 or line.count("“") != line.count("”"):
+        return []  # a quote left open: pysbd's quote rules reach across sentences
+    regions = [m.span() for m in _protected_regions().finditer(line)]
+    never = _never_plain_words()
+    return [m.end() for m in _PLAIN_END.finditer(line) if m.group(1).lower() not in never
+            and not any(a < m.end() < b for a, b in regions)]
+
+
+def split_sentences(text: str, within: Span | None = None) -> list[Span]:
+    """Sentence spans (stripped of surrounding whitespace) inside `within` (default: all):
+    pysbd's sentences, found faster. pysbd always ends a sentence at a line break and at a
+    plain word's period before a capital (`_plain_ends`); the runs between those ends that
+    hold no other punctuation are single sentences, and only the rest go through pysbd (a
+    third of the text of news articles). Same sentences as pysbd on all 6,803 of the seeds,
+    news-dev and squad2-dev articles, 2-3x faster."""
+    within = within or Span(0, len(text))
+    spans: list[Span] = []
+    for line in re.finditer(r"[^\r\n]+", text[within.start : within.end]):
+        offset = within.start + line.start()
+        cuts = [0, *_plain_ends(line.group()), len(line.group())]
+        for a, b in pairwise(cuts):
+            run = line.group()[a:b]
+            body = run.strip()
+            if not body:
+                continue
+            if _OTHER_BREAKS.search(body, 0, _END_MARKS.search(body).start()):
+                spans.extend(_pysbd_spans(text, Span(offset + a, offset + b)))
+            else:
+                lead = len(run) - len(run.lstrip())
+                spans.append(Span(offset + a + lead, offset + a + lead + len(body)))
     return spans
 
 
@@ -82,9 +173,10 @@ def _chunk_paragraph(sentences: list[Span], tokens: list[int], max_tokens: int) 
 def split_passages(text: str, count_tokens: TokenCounter, max_tokens: int, min_tokens: int) -> list[list[Span]]:
     """Group the text's sentences into passages; each passage is a list of sentence spans."""
     units: list[tuple[list[Span], int]] = []  # (sentences, token count), one per chunk of a paragraph
-    for paragraph in paragraph_spans(text):
-        sentences = split_sentences(text, paragraph)
-        counts = count_tokens([text[s.start : s.end] for s in sentences])
+    paragraphs = [split_sentences(text, paragraph) for paragraph in paragraph_spans(text)]
+    # One tokenizer call for the whole text: a call per paragraph made chunking 10-20% slower.
+    counts = iter(count_tokens([text[s.start : s.end] for sentences in paragraphs for s in sentences]))
+    for sentences in paragraphs:
         fitted: list[Span] = []
         fitted_counts: list[int] = []
         for span, count in zip(sentences, counts):

@@ -1,7 +1,8 @@
 """The Chroma store: three collections per corpus, one small class for both modes.
 
 `<prefix>-documents`: one record per article (full cleaned text, title, metadata).
-`<prefix>-passages`: passages with their embedding, offsets and sentence spans.
+`<prefix>-passages`: passages with their embedding, offsets and sentence spans (no text: the
+document has it).
 `<prefix>-sentences`: one embedding per sentence, with its offsets.
 `<prefix>-meta`: the generation marker that tells readers the corpus changed.
 Embedded mode (PersistentClient under data_dir) and server mode (HttpClient) differ only
@@ -250,14 +251,15 @@ class Store:
                 metadatas=[{"doc_id": s.doc_id, "passage_id": s.passage_id, "start": s.start, "end": s.end,
                             "terms": s.terms} for s, _ in rows],
             )
-        passages = [(p, v, item.document) for item in batch for p, v in zip(item.passages, item.passage_vectors)]
+        passages = [(p, v) for item in batch for p, v in zip(item.passages, item.passage_vectors)]
         for part in _chunks(len(passages), self._batch):
             rows = passages[part]
+            # No passage text: readers cut it from the document's, and indexing it for Chroma's
+            # full-text search took over half of the passage write time.
             self.passages.add(
-                ids=[p.id for p, _, _ in rows], embeddings=np.stack([v for _, v, _ in rows]),
-                documents=[d.text[p.start : p.end] for p, _, d in rows],
+                ids=[p.id for p, _ in rows], embeddings=np.stack([v for _, v in rows]),
                 metadatas=[{"doc_id": p.doc_id, "ordinal": p.ordinal, "start": p.start, "end": p.end,
-                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])} for p, _, _ in rows],
+                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])} for p, _ in rows],
             )
         centroids = [item.passage_vectors.mean(axis=0) for item in batch]
         self.documents.add(
@@ -309,12 +311,12 @@ class Store:
         return removed
 
     # ---- reads --------------------------------------------------------------------
-    def _all(self, collection: Any, include: list[str]) -> dict[str, list]:
-        """Page through a whole collection (Chroma caps one response)."""
+    def _all(self, collection: Any, include: list[str], where: dict | None = None) -> dict[str, list]:
+        """Page through a whole collection, or the records matching `where` (Chroma caps one response)."""
         out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
         offset = 0
         while True:
-            page = collection.get(include=include, limit=self._batch, offset=offset)
+            page = collection.get(where=where, include=include, limit=self._batch, offset=offset)
             out["ids"].extend(page["ids"])
             for key in include:
                 out[key].extend(page[key])
@@ -346,17 +348,17 @@ class Store:
     def snapshot(self, doc_ids: list[str] | None = None) -> Snapshot:
         """Every committed document with its passages and sentences, or only those of `doc_ids`
         (the ones of them that are committed)."""
-        if doc_ids is None:
-            read = self._all
-        else:
-            def read(collection: Any, include: list[str]) -> dict[str, list]:
-                out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
-                for part in _chunks(len(doc_ids), 500):
-                    where = {"doc_id": {"$in": doc_ids[part]}} if collection is not self.documents else None
-                    page = collection.get(ids=None if where else doc_ids[part], where=where, include=include)
-                    for key in out:
-                        out[key].extend(page[key])
-                return out
+        def read(collection: Any, include: list[str]) -> dict[str, list]:
+            if doc_ids is None:
+                return self._all(collection, include)
+            out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+            for part in _chunks(len(doc_ids), 500):  # SQLite caps the parameters of one query
+                page = collection.get(ids=doc_ids[part], include=include) if collection is self.documents \
+                    else self._all(collection, include, where={"doc_id": {"$in": doc_ids[part]}})
+                for key in out:
+                    out[key].extend(page[key])
+            return out
+
         docs = read(self.documents, ["documents", "metadatas"])
         documents = {i: self._document(i, t, m) for i, t, m in zip(docs["ids"], docs["documents"], docs["metadatas"])}
         raw = read(self.passages, ["metadatas"])

@@ -38,8 +38,8 @@ class QAService:
         self.confidence_model = LinearModel.load("confidence")
         self.ranker = LinearModel.load("ranker")
         self._lock = threading.Lock()  # guards the swap of the read model
-        # Writes are serialised within a process: ingest's orphan sweep must not run while
-        # another request's document is half written.
+        # Writes are serialised within a process, one batch at a time (ingest embeds outside
+        # it): ingest's orphan sweep must not run while another request's document is half written.
         self._write_lock = threading.Lock()
         self.outage: str | None = None  # set by the watcher while the store does not answer
         self._corpus = Corpus.load(store, settings)
@@ -87,9 +87,9 @@ class QAService:
         with self._write_lock:
             if self._ingest_embedder is None:  # all cores for writes, loaded on the first one: most replicas only read
                 self._ingest_embedder = load_embedder(self.settings, threads=os.cpu_count() or 1)
-            report = ingest(paths, self.store, self._ingest_embedder, self.settings, progress=progress,
-                            sources=sources)
-            self.refresh(force=True)
+        report = ingest(paths, self.store, self._ingest_embedder, self.settings, progress=progress, sources=sources,
+                        write_lock=self._write_lock)
+        self.refresh(force=True)
         return report
 
     def delete(self, doc_id: str) -> bool:

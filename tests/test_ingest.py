@@ -153,3 +153,38 @@ def test_orphans_of_a_write_that_never_comes_back_are_removed_by_the_next_ingest
     kept = {m["doc_id"] for m in store.sentences.get(include=["metadatas"])["metadatas"]}
     assert "gone" not in kept and "kept" in kept
     assert store.meta.get(where={"kind": "pending"})["ids"] == []
+
+
+def test_a_delete_waits_for_one_batch_write_not_for_a_whole_ingest(tmp_path, embedder):
+    """The service's write lock is held while a batch is written, not while an upload embeds:
+    a delete sent during a large upload's embedding returns at once."""
+    import threading
+
+    from qa.service import QAService
+
+    settings = make_settings(tmp_path / "data")
+    service = QAService(settings, Store.open(settings), embedder)
+    embedding, release = threading.Event(), threading.Event()
+
+    class SlowEmbedder:
+        dimension = embedder.dimension
+        count_tokens = staticmethod(embedder.count_tokens)
+
+        def embed(self, texts):
+            embedding.set()
+            release.wait(30)
+            return embedder.embed(texts)
+
+    service._ingest_embedder = SlowEmbedder()
+    upload = threading.Thread(target=service.ingest, args=([SEEDS / "000_05abd8f469b4269b.txt"],))
+    upload.start()
+    try:
+        assert embedding.wait(30)
+        deleted = threading.Thread(target=service.delete, args=("no-such-document",))
+        deleted.start()
+        deleted.join(5)
+        assert not deleted.is_alive(), "the delete waited for the upload's embedding"
+    finally:
+        release.set()
+        upload.join(60)
+    assert service.store.get_document("000_05abd8f469b4269b") is not None

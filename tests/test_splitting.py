@@ -57,8 +57,9 @@ def test_overlong_sentence_is_cut_at_word_boundaries():
 
 
 def test_sentences_are_those_of_pysbd_segment():
-    """split_sentences locates pysbd's sentences itself (faster than `segment`, which compiles
-    a regex per sentence): the sentences must be exactly the ones `segment` gives."""
+    """split_sentences splits plain text itself and locates pysbd's sentences itself (faster
+    than `segment`, which compiles a regex per sentence): the sentences must be exactly the
+    ones `segment` gives, on every paragraph of the seeds, news-dev and squad2-dev articles."""
     from pathlib import Path
 
     import pysbd
@@ -67,7 +68,8 @@ def test_sentences_are_those_of_pysbd_segment():
     from index.pipeline import prepare
     from tests.conftest import SEEDS, SHARED
 
-    folders = [SEEDS] + [f for f in (SHARED / "eval" / "news-dev" / "articles",) if f.exists()]
+    folders = [SEEDS] + [f for f in (SHARED / "eval" / name / "articles" for name in ("news-dev", "squad2-dev"))
+                         if f.exists()]
     segmenter = pysbd.Segmenter(language="en", clean=False)
     for path in discover([Path(f) for f in folders]):
         document = prepare(read_document(path))
@@ -75,3 +77,39 @@ def test_sentences_are_those_of_pysbd_segment():
             chunk = document.text[paragraph.start : paragraph.end]
             expected = [s.strip() for s in segmenter.segment(chunk) if s.strip()]
             assert [document.text[s.start : s.end] for s in split_sentences(document.text, paragraph)] == expected
+
+
+def test_plain_text_is_split_without_pysbd(monkeypatch):
+    """Periods after plain words, before capitals, outside quotes and brackets: pysbd always
+    ends sentences there, so such text never needs it (it is the slow part of ingest)."""
+    from index import splitting
+
+    def no_pysbd():
+        raise AssertionError("pysbd was used for plain text")
+
+    monkeypatch.setattr(splitting, "_segmenter", no_pysbd)
+    text = "Prices rose sharply. Markets fell? Traders waited for news.\nAnother line without an end"
+    assert sentences_of(text) == ["Prices rose sharply.", "Markets fell?", "Traders waited for news.",
+                                  "Another line without an end"]
+
+
+def test_where_pysbd_rules_apply_its_sentences_are_kept():
+    """Abbreviations (also words like "is"), periods inside quotes or brackets, quotes left
+    open, list markers and quote-ended sentences: the fast path leaves these to pysbd."""
+    import pysbd
+
+    from index.splitting import _plain_ends
+
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    cases = {
+        "He met Mr. Jones at noon. Then they left. It is. Okay now.": [25, 41],  # not after "Mr." or "is."
+        'She said "stop here. Now go" and left. They went home.': [38],  # not inside the quotes
+        "It was over (for now. Really) and then. Nothing happened.": [39],  # not inside the brackets
+        '"We will fight. We will win. Nobody stopped them.': [],  # a quote left open
+        'That\'s all I can do." "Easy Rider" star Jack Nicholson stood there. He smiled.': [],
+        "The rules are a) keep left b) keep right. Drivers agree.": [41],  # the list goes to pysbd
+        'He said it was "over." Then he left.': [22],  # after the closing quote
+    }
+    for text, ends in cases.items():
+        assert _plain_ends(text) == ends, text
+        assert sentences_of(text) == [s.strip() for s in segmenter.segment(text) if s.strip()], text
