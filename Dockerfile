@@ -28,8 +28,9 @@ COPY seeds ./seeds
 # without each exporting, or racing to write, the same files.
 RUN qa export-onnx
 
-# data/ only holds derived state (the model export, the BM25 cache); the corpus is in Chroma.
-RUN useradd --system --uid 10001 --home-dir /app qa && chown -R qa /app/data
+# data/ only holds derived state (the model export, the read model); the corpus is in Chroma.
+# data/readmodel exists in the image so that a volume mounted there starts owned by qa.
+RUN mkdir -p /app/data/readmodel && useradd --system --uid 10001 --home-dir /app qa && chown -R qa /app/data
 USER qa
 
 ENV QA_HOST=0.0.0.0 \

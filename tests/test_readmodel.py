@@ -178,3 +178,27 @@ def test_a_large_store_is_read_by_a_child_process(service, monkeypatch):
     corpus = Corpus.load(service.store, service.settings)
     assert len(children) == 1 and readmodel.is_committed(folder)
     _same(corpus, service.corpus)
+
+
+def test_a_new_reader_starts_from_the_latest_version_on_disk(embedder, tmp_path):
+    """A process without a version of its own (a replica starting beside a shared data dir)
+    opens the latest version there and applies only what was written since."""
+    from index.pipeline import ingest
+    from index.store import Store
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "data")
+    store = Store.open(settings)
+    files = sorted(SEEDS.glob("*.txt"))
+    ingest(files[:2], store, embedder, settings, progress=False)
+    before = Corpus.load(store, settings)
+    ingest(files[2:3], store, embedder, settings, progress=False)  # written by someone who did not read
+    asked = []
+    snapshot = store.snapshot
+    store.snapshot = lambda doc_ids=None: asked.append(doc_ids) or snapshot(doc_ids)
+    after = Corpus.load(store, settings)
+    assert after.generation != before.generation and asked and None not in asked
+    assert set(after.documents) == {f.stem for f in files[:3]}
+    reference = tmp_path / "reference"
+    readmodel.write(reference, readmodel.from_snapshot(snapshot()), readmodel.State("reference", 0))
+    _same(after, Corpus.open(reference))
