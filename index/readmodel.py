@@ -29,6 +29,7 @@ in numpy, or from a whole store snapshot when there is no previous one (`from_sn
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
@@ -137,6 +138,16 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         passage_counts=np.array([n for words in passage_words for n in words.values()], dtype=np.int32),
         passage_term_bounds=_bounds([len(words) for words in passage_words]),
         vocabulary=list(vocabulary), vectors=vectors.astype(np.float16))
+
+
+def release_memory() -> None:
+    """Hand the heap's free memory back to the system (glibc only): a new version's transient
+    arrays would otherwise stay in a server's resident memory, ~100 MB per version at 50k
+    passages."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: its allocator keeps what it keeps
 
 
 def rebuild(store: Store, folder: Path) -> None:

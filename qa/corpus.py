@@ -11,6 +11,7 @@ they are written first from the version before and only the documents that chang
 from __future__ import annotations
 
 import tempfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -131,7 +132,10 @@ class Corpus:
         self.sentence_doc = self.passage_doc[self.sentence_passage]
         self.sentence_start = self.sentence_columns[:, 0]
         self.sentence_vectors = columns.vectors
-        self.passages, self.sentences = _Passages(self), _Sentences(self)
+        # Views hold a proxy, not the corpus: no reference cycle, so a replaced corpus (and its
+        # decoded documents) is freed at once rather than at the next cyclic collection.
+        me = weakref.proxy(self)
+        self.passages, self.sentences = _Passages(me), _Sentences(me)
         self.sentence_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds)
         self.passage_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds[self.sentence_bounds])
         self.title_terms = {doc_id: frozenset(terms(d.title)) for doc_id, d in self.documents.items()}
@@ -155,6 +159,7 @@ class Corpus:
                 except OSError:
                     folder = Path(tempfile.mkdtemp(prefix="qa-readmodel-")) / folder.name
                     cls._write_next(store, settings, folder, previous)
+                readmodel.release_memory()
             try:
                 return cls.open(folder)
             except FileNotFoundError:
