@@ -22,8 +22,6 @@ import json
 import os
 import random
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +45,8 @@ from qa.corpus import Corpus
 from qa.retrieval import Retriever
 from qa.schemas import Filters
 from qa.service import QAService
-from reporting import write_report  # noqa: E402  (beside this script)
+from bench_server import Server, qa_server, rss_mb  # noqa: E402  (beside this script)
+from reporting import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUAD = ROOT.parent / "shared" / "eval" / "squad2-dev"
@@ -219,6 +218,7 @@ def ask_profile(service: QAService, asked: list[str], max_seconds: float) -> dic
 
 NEW_ARTICLE = ROOT / "seeds" / "000_05abd8f469b4269b.txt"
 NEW_QUESTION = "How much did trade between China and Russia reach in 2023?"
+REPLICA_START_TIMEOUT_S = 900.0  # a replica with an empty data dir reads the whole store from Chroma
 
 
 def write_profile(service: QAService, settings: Settings) -> dict:
@@ -250,29 +250,23 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
     to one replica until the article is answered from on every replica, then from its DELETE
     until no replica has it (twice: the first write also loads the writer's ingest embedder)."""
     key = uuid.uuid4().hex
-    ports = [_free_port() for _ in range(count)]
     env = {**os.environ, "QA_STORE_MODE": "http", "QA_CHROMA_HOST": settings.chroma_host,
            "QA_CHROMA_PORT": str(settings.chroma_port), "QA_COLLECTION": settings.collection, "QA_API_KEY": key,
            "QA_MODEL_CACHE_DIR": settings.model_cache_dir, "QA_RATE_LIMIT_PER_MINUTE": "0"}
-    replicas = []
-    try:
-        for n, port in enumerate(ports):
-            started = time.perf_counter()
-            log = (data_dir / f"replica-{n}.log").open("a")
-            process = subprocess.Popen([str(Path(sys.executable).parent / "qa"), "serve", "--host", "127.0.0.1",
-                                        "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                                       env=env | {"QA_DATA_DIR": str(data_dir / f"replica-{n}")})
-            replicas.append(process)
-            while not _ok(httpx.get, f"http://127.0.0.1:{port}/ready"):
-                if process.poll() is not None:
-                    raise RuntimeError(f"replica {n} exited: see {log.name}")
-                time.sleep(0.2)
-            print(f"  replica {n} ready in {time.perf_counter() - started:.1f} s", flush=True)
-        rss_ready = [rss_mb(p.pid) for p in replicas]
+    with ExitStack() as stack:
+        replicas = []
+        for n in range(count):
+            replica = stack.enter_context(Server(qa_server, env | {"QA_DATA_DIR": str(data_dir / f"replica-{n}")},
+                                                 data_dir / f"replica-{n}.log"))
+            ready = replica.wait_ready("/ask", {"question": NEW_QUESTION}, timeout_s=REPLICA_START_TIMEOUT_S)
+            print(f"  replica {n} ready in {ready:.1f} s", flush=True)
+            replicas.append(replica)
+        ports = [r.port for r in replicas]
+        rss_ready = [rss_mb(r.process.pid) for r in replicas]
         for port in ports:  # memory-mapped pages count once questions touched them
             for question in asked:
                 httpx.post(f"http://127.0.0.1:{port}/ask", json={"question": question}, timeout=30).raise_for_status()
-        rss_asked = [rss_mb(p.pid) for p in replicas]
+        rss_asked = [rss_mb(r.process.pid) for r in replicas]
         visible, gone = [], []
         for _ in range(2):  # the first write also loads the replica's ingest embedder
             doc_id = f"replica-article-{time.time_ns()}"
@@ -286,25 +280,8 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
             httpx.delete(f"http://127.0.0.1:{ports[0]}/documents/{doc_id}", headers={"X-API-Key": key},
                          timeout=600).raise_for_status()
             gone.append(_until_all(ports, lambda port: not _answered(port, ask), started))
-        return {"replicas": count, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked,
-                "questions_asked_each": len(asked), "post_to_answerable_s": visible, "delete_to_gone_s": gone}
-    finally:
-        for process in replicas:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _ok(method, url: str, **kwargs) -> bool:
-    try:
-        return method(url, timeout=10, **kwargs).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return {"replicas": count, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked,
+            "questions_asked_each": len(asked), "post_to_answerable_s": visible, "delete_to_gone_s": gone}
 
 
 def _answered(port: int, ask: dict) -> bool:
@@ -323,13 +300,6 @@ def _until_all(ports: list[int], done, started: float, limit_s: float = 300.0) -
     return [seconds.get(port, float("nan")) for port in ports]
 
 
-def rss_mb(pid: int | str = "self") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
-
-
 def run(args: argparse.Namespace, data_dir: Path) -> dict:
     settings = load_settings(data_dir=str(data_dir), model_cache_dir=str(ROOT / "data" / "models"))
     report: dict = {"target_passages": args.passages, "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}
@@ -342,11 +312,11 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict:
         report["build"] = build(settings, args.passages, args.seed, memo=not args.embed_every_sentence)
         print(f"  build: {report['build']}", flush=True)
     embedder = load_embedder(settings)
-    report["rss_mb_before_open"] = rss_mb()
+    report["rss_mb_before_open"] = rss_mb(os.getpid())
     started = time.perf_counter()
     service = QAService(settings, Store.open(settings), embedder)
     report["service_open_s"] = round(time.perf_counter() - started, 2)
-    report["rss_mb_after_open"] = rss_mb()
+    report["rss_mb_after_open"] = rss_mb(os.getpid())
     sentences = len(service.corpus.sentences)
     report["corpus_bytes_per_sentence"] = round(
         (report["rss_mb_after_open"] - report["rss_mb_before_open"]) * 2**20 / max(sentences, 1))
@@ -354,7 +324,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict:
           f"{report['rss_mb_after_open']} MB, {report['corpus_bytes_per_sentence']} B per sentence "
           f"({sentences} sentences)", flush=True)
     report["ask"] = ask_profile(service, questions(args.questions, args.seed), args.ask_seconds)
-    report["rss_mb_after_asking"] = rss_mb()  # memory-mapped pages count once a question touched them
+    report["rss_mb_after_asking"] = rss_mb(os.getpid())  # memory-mapped pages count once a question touched them
     report["write"] = write_profile(service, settings)
     print(f"write: {report['write']}", flush=True)
     if args.replicas:

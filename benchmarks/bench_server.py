@@ -119,9 +119,9 @@ class Server:
                                         stdout=self._log, stderr=subprocess.STDOUT)
         self.log_file = log_file
 
-    def wait_ready(self, path: str, body: dict) -> float:
+    def wait_ready(self, path: str, body: dict, timeout_s: float = START_TIMEOUT_S) -> float:
         """Seconds from process start to the first 200 on `path`."""
-        deadline = self.started + START_TIMEOUT_S
+        deadline = self.started + timeout_s
         with httpx.Client(timeout=5.0) as client:
             while time.perf_counter() < deadline:
                 if self.process.poll() is not None:
@@ -133,7 +133,7 @@ class Server:
                 except httpx.TransportError:
                     pass  # not listening yet
                 time.sleep(0.02)
-        raise RuntimeError(f"no answer from {self.url}{path} within {START_TIMEOUT_S} s")
+        raise RuntimeError(f"no answer from {self.url}{path} within {timeout_s} s")
 
     def __enter__(self) -> "Server":
         return self
