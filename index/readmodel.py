@@ -58,6 +58,7 @@ _ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "sentence
 class State(msgspec.Struct):
     generation: str
     changes_until: int  # store change-log time (ns) up to which changes are applied; the next update reads from here
+    applied: list[str] = []  # change records already in this version that the next read finds again
 
 
 @dataclass
@@ -152,8 +153,9 @@ def release_memory() -> None:
 
 def rebuild(store: Store, folder: Path) -> None:
     """Write the version of the whole store into `folder` (named by its generation)."""
-    started = time.time_ns()  # changes logged from here on are applied by the next version
-    write(folder, from_snapshot(store.snapshot()), State(folder.name, started))
+    # The snapshot is read after these changes: the next version need not read their documents again.
+    changes = store.changes_since(time.time_ns())
+    write(folder, from_snapshot(store.snapshot()), State(folder.name, changes.until, changes.records))
 
 
 def rebuild_in_child(settings: Settings, prefix: str, folder: Path) -> None:

@@ -106,6 +106,14 @@ class SentenceRecord(msgspec.Struct, frozen=True):
     terms: str = ""  # the analysed words (index.lexical.terms), space-separated: scoring needs no re-analysis
 
 
+class Changes(msgspec.Struct):
+    """What the change log says since a reader's version."""
+
+    doc_ids: set[str]  # documents to read again
+    until: int  # ask from here next time
+    records: list[str]  # the change records this covers (the next ask finds them again)
+
+
 class DocumentRecords(msgspec.Struct):
     """A document ready to store: its passages and sentences with their vectors."""
 
@@ -285,15 +293,18 @@ class Store:
         self.meta.delete(where={"at": {"$lt": now - CHANGE_LOG_NS}})
         self.meta.upsert(ids=[_GENERATION], embeddings=[_MARKER_VECTOR], metadatas=[{"token": uuid.uuid4().hex}])
 
-    def changes_since(self, since: int) -> tuple[set[str], int] | None:
-        """Ids of the documents changed from `since` (ns, by the writers' clocks) on, and the
-        time to ask from next; None when the log no longer reaches back that far. Asking
-        overlaps by CLOCK_SKEW_NS: re-reading a document twice is harmless, missing one is not."""
+    def changes_since(self, since: int, applied: frozenset[str] = frozenset()) -> Changes | None:
+        """The documents changed from `since` (ns, by the writers' clocks) on, by change records
+        other than the `applied` ones; None when the log no longer reaches back that far.
+        Asking overlaps by CLOCK_SKEW_NS, so that no change is missed; the records the
+        overlap finds again are the applied ones, and are skipped."""
         now = time.time_ns()
         if since < now - CHANGE_LOG_NS + CLOCK_SKEW_NS:
             return None
         found = self.meta.get(where={"at": {"$gte": since - CLOCK_SKEW_NS}}, include=["metadatas"])
-        return {d for m in found["metadatas"] for d in json.loads(m["doc_ids"])}, now
+        changed = {d for i, m in zip(found["ids"], found["metadatas"]) if i not in applied
+                   for d in json.loads(m["doc_ids"])}
+        return Changes(doc_ids=changed, until=now, records=sorted(found["ids"]))
 
     def remove_orphans(self) -> int:
         """Delete the passages and sentences of interrupted writes: those of the documents that

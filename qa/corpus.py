@@ -175,11 +175,12 @@ class Corpus:
 
     @staticmethod
     def _write_next(store: Store, settings: Settings, folder: Path, previous: Corpus | None) -> None:
-        changes = store.changes_since(previous.version.state.changes_until) if previous is not None else None
+        state = previous.version.state if previous is not None else None
+        changes = store.changes_since(state.changes_until, frozenset(state.applied)) if state is not None else None
         if previous is not None and changes is not None:
-            changed, until = changes
-            readmodel.write(folder, readmodel.apply(previous.columns, changed, store.snapshot(sorted(changed))),
-                            readmodel.State(folder.name, until))
+            readmodel.write(folder, readmodel.apply(previous.columns, changes.doc_ids,
+                                                    store.snapshot(sorted(changes.doc_ids))),
+                            readmodel.State(folder.name, changes.until, changes.records))
         elif store.counts()["sentences"] > IN_PROCESS_REBUILD_MAX:
             readmodel.rebuild_in_child(settings, store.prefix, folder)
         else:
