@@ -243,9 +243,11 @@ def write_profile(service: QAService, settings: Settings) -> dict:
             "delete_to_gone_s": round(deleted - answered, 2)}
 
 
-def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[str]) -> dict:
+def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[str], shared: bool) -> dict:
     """`count` API replicas (`qa serve`) against the same Chroma server, each with its own
-    data dir as on separate machines: their start (each writes its read model from Chroma),
+    data dir as on separate machines, or (`shared`) one data dir as compose.yaml's shared
+    read-model volume: their start (a replica writes its read model from Chroma, or opens the
+    one on the shared volume),
     their RSS when ready and after answering `asked`, and the seconds from a POST /documents
     to one replica until the article is answered from on every replica, then from its DELETE
     until no replica has it (twice: the first write also loads the writer's ingest embedder)."""
@@ -256,7 +258,8 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
     with ExitStack() as stack:
         replicas = []
         for n in range(count):
-            replica = stack.enter_context(Server(qa_server, env | {"QA_DATA_DIR": str(data_dir / f"replica-{n}")},
+            own_dir = data_dir / ("replicas-shared" if shared else f"replica-{n}")
+            replica = stack.enter_context(Server(qa_server, env | {"QA_DATA_DIR": str(own_dir)},
                                                  data_dir / f"replica-{n}.log"))
             ready = replica.wait_ready("/ask", {"question": NEW_QUESTION}, timeout_s=REPLICA_START_TIMEOUT_S)
             print(f"  replica {n} ready in {ready:.1f} s", flush=True)
@@ -280,7 +283,7 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
             httpx.delete(f"http://127.0.0.1:{ports[0]}/documents/{doc_id}", headers={"X-API-Key": key},
                          timeout=600).raise_for_status()
             gone.append(_until_all(ports, lambda port: not _answered(port, ask), started))
-    return {"replicas": count, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked,
+    return {"replicas": count, "shared_data_dir": shared, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked,
             "questions_asked_each": len(asked), "post_to_answerable_s": visible, "delete_to_gone_s": gone}
 
 
@@ -329,7 +332,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict:
     print(f"write: {report['write']}", flush=True)
     if args.replicas:
         service.close()
-        report["replicas"] = replica_profile(settings, data_dir, args.replicas, questions(100, args.seed + 1))
+        report["replicas"] = replica_profile(settings, data_dir, args.replicas, questions(100, args.seed + 1),
+                                             args.shared_data_dir)
         print(f"replicas: {report['replicas']}", flush=True)
     print(f"ask: {json.dumps(report['ask'], indent=1)}", flush=True)
     return report
@@ -345,6 +349,8 @@ def main() -> int:
                         help="embed repeated sentences again (measures ingest speed; slow at 100k)")
     parser.add_argument("--replicas", type=int, default=0,
                         help="also start this many `qa serve` replicas (QA_STORE_MODE=http only) and time a POST")
+    parser.add_argument("--shared-data-dir", action="store_true",
+                        help="the replicas share one data dir, as compose.yaml's read-model volume")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the store here (reused when present)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "bench_scale.json")
     args = parser.parse_args()

@@ -92,6 +92,27 @@ def is_committed(folder: Path) -> bool:
         return False
 
 
+def wait_for_writer(folder: Path, timeout: float, stale_after: float = 30.0) -> bool:
+    """Whether `folder` is committed, waiting up to `timeout` seconds while another process
+    (a replica sharing the data dir) is writing it: a temporary folder of that generation
+    that files were added to in the last `stale_after` seconds (a crashed writer's is older).
+    Readers of a shared volume open one version instead of each writing their own."""
+    deadline = time.monotonic() + timeout
+    while not is_committed(folder):
+        writers = [t for t in folder.parent.glob(f"{folder.name}.*.tmp") if _age(t) < stale_after]
+        if not writers or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:  # renamed into place or removed meanwhile
+        return 0.0
+
+
 def latest(parent: Path) -> Path | None:
     """The most recently committed folder under `parent`, if any."""
     folders = [f for f in parent.iterdir() if is_committed(f)] if parent.is_dir() else []

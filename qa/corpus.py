@@ -30,6 +30,9 @@ from index.store import SentenceRecord, Store
 # Above this many sentences a whole-store rebuild runs in a child process: the snapshot's
 # Python objects would otherwise stay in the server's memory (the allocator keeps it).
 IN_PROCESS_REBUILD_MAX = 20_000
+# How long a reader waits for another process (a replica sharing the data dir) that is writing
+# the same version, rather than writing it too; the reader's current version serves meanwhile.
+WRITER_WAIT_SECONDS = 30.0
 
 
 class _Passages:
@@ -150,10 +153,11 @@ class Corpus:
         """The committed corpus: its read model as a writer left it, or written now from the
         version before (`previous`, else the latest on disk) and the documents the store's
         change log names, or from the whole store when there is no usable version before.
-        Into a temporary folder if the data dir is read-only."""
+        When another process sharing the data dir is writing that version, waits for it instead
+        (WRITER_WAIT_SECONDS at most). Into a temporary folder if the data dir is read-only."""
         folder = readmodel.folder_for(settings.data_dir, store.prefix, store.generation())
         for _ in range(2):  # a concurrent writer of a newer generation may remove this one as we open it
-            if not readmodel.is_committed(folder):
+            if not readmodel.wait_for_writer(folder, WRITER_WAIT_SECONDS):
                 try:
                     cls._write_next(store, settings, folder, previous or cls._latest(folder.parent))
                 except OSError:

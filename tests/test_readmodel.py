@@ -201,3 +201,43 @@ def test_a_new_reader_starts_from_the_latest_version_on_disk(embedder, tmp_path)
     reference = tmp_path / "reference"
     readmodel.write(reference, readmodel.from_snapshot(snapshot()), readmodel.State("reference", 0))
     _same(after, Corpus.open(reference))
+
+
+def _other_writer(service, tmp_path, age: float):
+    """A data dir where another process has been writing the store's current version for `age` seconds."""
+    import os
+    import time
+
+    settings = service.settings.replace(data_dir=str(tmp_path))
+    folder = readmodel.folder_for(settings.data_dir, service.store.prefix, service.store.generation())
+    writing = folder.with_name(f"{folder.name}.99999.tmp")
+    writing.mkdir(parents=True)
+    os.utime(writing, (time.time() - age, time.time() - age))
+    return settings, folder, writing
+
+
+def test_replicas_sharing_a_data_dir_write_a_version_once(service, tmp_path, monkeypatch):
+    """A reader that finds another process writing the version it needs (a replica on the
+    same volume) waits for it and opens it, rather than writing its own copy."""
+    import threading
+
+    settings, folder, writing = _other_writer(service, tmp_path, age=0)
+    snapshot = service.store.snapshot()
+
+    def other_replica_commits():
+        readmodel.write(folder, readmodel.from_snapshot(snapshot), readmodel.State(folder.name, 0))
+        shutil.rmtree(writing)
+
+    written = []
+    monkeypatch.setattr(Corpus, "_write_next", staticmethod(lambda *args: written.append(args)))
+    threading.Timer(0.3, other_replica_commits).start()
+    corpus = Corpus.load(service.store, settings)
+    assert written == [] and corpus.generation == folder.name
+    _same(corpus, service.corpus)
+
+
+def test_a_crashed_writers_leftover_is_not_waited_for(service, tmp_path):
+    settings, folder, _ = _other_writer(service, tmp_path, age=120)
+    corpus = Corpus.load(service.store, settings)  # writes the version itself, at once
+    assert readmodel.is_committed(folder)
+    _same(corpus, service.corpus)
