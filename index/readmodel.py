@@ -62,6 +62,30 @@ class State(msgspec.Struct):
 
 
 @dataclass
+class Stacked:
+    """Arrays to be written one after another as one, without concatenating them in memory:
+    the runs of a previous version's memory-mapped rows that a new one keeps, then its new
+    rows (the sentence vectors are most of a version's bytes)."""
+
+    parts: list[np.ndarray]
+
+    @classmethod
+    def kept(cls, rows: np.ndarray, keep: np.ndarray, added: np.ndarray) -> "Stacked":
+        edges = np.flatnonzero(np.diff(np.r_[0, keep.astype(np.int8), 0]))
+        return cls([rows[a:b] for a, b in zip(edges[::2], edges[1::2])] + [added])
+
+    def save(self, path: Path) -> None:
+        """As np.save of the concatenation."""
+        first = self.parts[0]
+        shape = (sum(len(p) for p in self.parts), *first.shape[1:])
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(first.dtype),
+                                                     "fortran_order": False, "shape": shape})
+            for part in self.parts:
+                f.write(np.ascontiguousarray(part, dtype=first.dtype).data)
+
+
+@dataclass
 class Columns:
     """The read model's content, as written and as opened."""
 
@@ -77,7 +101,7 @@ class Columns:
     passage_counts: np.ndarray  # int32
     passage_term_bounds: np.ndarray  # (P + 1,) int64
     vocabulary: list[str]
-    vectors: np.ndarray  # (S, 384) float16
+    vectors: np.ndarray | Stacked  # (S, 384) float16; Stacked only between apply() and write()
 
 
 def folder_for(data_dir: str | Path, prefix: str, generation: str) -> Path:
@@ -240,7 +264,7 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
         passage_term_bounds=_bounds(np.concatenate([np.diff(previous.passage_term_bounds)[keep_passage],
                                                     np.diff(added.passage_term_bounds)])),
         vocabulary=added.vocabulary,
-        vectors=np.concatenate([previous.vectors[keep_sentence], added.vectors]))
+        vectors=Stacked.kept(previous.vectors, keep_sentence, added.vectors))
 
 
 def write(folder: Path, columns: Columns, state: State) -> None:
@@ -251,7 +275,10 @@ def write(folder: Path, columns: Columns, state: State) -> None:
     tmp.mkdir(parents=True)
     (tmp / "documents.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents))
     for name in _ARRAYS:
-        np.save(tmp / f"{name}.npy", getattr(columns, name))
+        if isinstance(array := getattr(columns, name), Stacked):
+            array.save(tmp / f"{name}.npy")
+        else:
+            np.save(tmp / f"{name}.npy", array)
     order = np.argsort(columns.sentence_keys, kind="stable").astype(np.int32)
     np.save(tmp / "sentence_id_order.npy", order)
     np.save(tmp / "sentence_keys_sorted.npy", columns.sentence_keys[order])
