@@ -50,10 +50,18 @@ _CANDIDATES[AnswerType.ENTITY] = _PROPER
 _NAMED = (AnswerType.PERSON, AnswerType.PLACE, AnswerType.ENTITY)
 # Capitalised words that are never a person, place or organisation on their own.
 _NOT_NAMES = re.compile(rf"^(?:{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mr|Mrs|Ms|Dr|The|A|An"
-                        r"|He|She|It|They|We|I|But|And|In|On|At|For|His|Her|Their|This|That|These|Those)$")
+                        r"|He|She|It|They|We|I|But|And|In|On|At|For|His|Her|Their|This|That|These|Those"
+                        r"|What|Who|When|Where|Why|How|Which"
+                        # nationalities, parties and directions: adjectives, not the person or place asked for
+                        r"|British|English|Scottish|Irish|Welsh|French|Spanish|Polish|Danish|Swedish|Finnish|Turkish"
+                        r"|Dutch|German|Italian|Russian|American|Australian|Canadian|Indian|European|African|Asian"
+                        r"|Japanese|Chinese|Portuguese|Korean|Israeli|Iraqi|Iranian|Afghan|Pakistani|Palestinian|Arab"
+                        r"|Conservative|Labour|Liberal|Democrat|Democratic|Republican|Tory|Western|Eastern|Northern"
+                        r"|Southern"
+                        r"|.+['’]s)$")  # a possessive ("Scotland's") modifies the name that answers
 _YEAR_ASKED = re.compile(r"\b(what|which|in what|in which) year\b", re.I)
 _YEAR = re.compile(r"^(?:the )?\d{4}s?$")
-_COUNTED = re.compile(r"\bhow (?:many|much) (\w+)", re.I)  # "how many tries": the answer counts tries
+_COUNTED = re.compile(r"\bhow (?:many|much) ((?:\w+ ?){1,3})", re.I)  # "how many tries": the answer counts tries
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -86,7 +94,7 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
     stems = _stems(sentence)
     anchors = [a for a, _, stem in stems if stem in asked]
     counted = _COUNTED.search(question)
-    counted_stem = stem_words([counted.group(1).lower()])[0] if counted else None
+    counted_stems = {stem for _, _, stem in _stems(counted.group(1))} if counted else set()
     wants_year = kind is AnswerType.DATE and _YEAR_ASKED.search(question) is not None
     best: tuple[float, int, int] | None = None
     for match in pattern.finditer(sentence):
@@ -103,8 +111,14 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
         if wants_year and not _YEAR.match(text):
             continue
         distance = min((abs(match.start() - a) for a in anchors), default=len(sentence))
-        if counted_stem and counted_stem in {stem for a, _, stem in stems if end <= a <= end + 20}:
+        if counted_stems & {stem for a, _, stem in stems if end <= a <= end + 20}:
             distance -= len(sentence)  # "seven tries" answers "how many tries" wherever it stands
+        for a, b, stem in stems:  # the counted words right after the number join the answer
+            if a < end:
+                continue
+            if stem not in counted_stems or sentence[end:a].strip():
+                break
+            end = b  # "eight colour pages" for "how many colour pages"
         if best is None or distance < best[0]:
             best = (distance, match.start(), end)
     return None if best is None else (best[1], best[2])
