@@ -3,6 +3,7 @@ Litestar's test client. Writes go to a store of their own; reads use the seeded 
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -164,6 +165,11 @@ def test_json_bodies_are_decoded_as_the_schema_says(client, path):
     message = wrong_type.json()["extra"][0]["message"]
     expected = "Expected `int`, got `str` - at `$.limit`" if lookup else "Expected `int | null`, got `str` - at `$.top_k`"
     assert message == expected
+    # As `curl -d '{...}'` sends it (the README's example): urlencoded, read as JSON all the same.
+    as_curl = client.post(path, content=json.dumps({"quote": "Xi Jinping", "limit": "5"} if lookup else
+                                                   {"question": "Who met?", "top_k": "5"}),
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert as_curl.status_code == 400 and as_curl.json()["extra"][0]["message"] == expected
     empty = client.post(path, content=b"", headers={"content-type": "application/json"})
     assert empty.status_code == 400
     assert empty.json()["extra"][0]["message"] == "the request body is empty: send a JSON object"

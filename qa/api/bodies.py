@@ -10,7 +10,9 @@ import msgspec
 from litestar import Request
 from litestar.exceptions import ValidationException
 
-_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# A multipart upload's fields are no JSON body. A urlencoded one may well be JSON: `curl -d '{...}'`
+# sends that type, and Litestar then reads the body as JSON, so it is checked like any other.
+_MULTIPART = "multipart/form-data"
 
 
 def _invalid(request: Request, message: str) -> ValidationException:
@@ -24,7 +26,7 @@ async def check_json_body(request: Request) -> None:
     Struct as `data`. Malformed JSON is left to Litestar, which already answers it with a 400."""
     parameter = request.route_handler.parsed_fn_signature.parameters.get("data")
     if parameter is None or not isinstance(parameter.annotation, type) \
-            or not issubclass(parameter.annotation, msgspec.Struct) or request.content_type[0] in _FORM_TYPES:
+            or not issubclass(parameter.annotation, msgspec.Struct) or request.content_type[0] == _MULTIPART:
         return
     body = await request.body()
     if not body.strip():
