@@ -116,6 +116,11 @@ def is_committed(folder: Path) -> bool:
         return False
 
 
+def _temporary(folder: Path, writer: int | str) -> Path:
+    """Where process `writer` writes `folder` before renaming it into place ("*": any writer's)."""
+    return folder.with_name(f"{folder.name}.{writer}.tmp")
+
+
 def wait_for_writer(folder: Path, timeout: float, stale_after: float = 30.0) -> bool:
     """Whether `folder` is committed, waiting up to `timeout` seconds while another process
     (a replica sharing the data dir) is writing it: a temporary folder of that generation
@@ -123,7 +128,7 @@ def wait_for_writer(folder: Path, timeout: float, stale_after: float = 30.0) -> 
     Readers of a shared volume open one version instead of each writing their own."""
     deadline = time.monotonic() + timeout
     while not is_committed(folder):
-        writers = [t for t in folder.parent.glob(f"{folder.name}.*.tmp") if _age(t) < stale_after]
+        writers = [t for t in folder.parent.glob(_temporary(folder, "*").name) if _age(t) < stale_after]
         if not writers or time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
@@ -270,7 +275,7 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
 def write(folder: Path, columns: Columns, state: State) -> None:
     """Write a version into `folder` (atomically: a temporary folder, renamed when complete)
     and remove the other committed versions beside it."""
-    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    tmp = _temporary(folder, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "documents.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents))

@@ -210,7 +210,7 @@ def _other_writer(service, tmp_path, age: float):
 
     settings = service.settings.replace(data_dir=str(tmp_path))
     folder = readmodel.folder_for(settings.data_dir, service.store.prefix, service.store.generation())
-    writing = folder.with_name(f"{folder.name}.99999.tmp")
+    writing = readmodel._temporary(folder, 99999)
     writing.mkdir(parents=True)
     os.utime(writing, (time.time() - age, time.time() - age))
     return settings, folder, writing
