@@ -6,7 +6,8 @@ another paragraph, sentences rotated), written through index.pipeline.records an
 does; the build reports its rate and its split between sentence splitting, embedding and
 Chroma writes. Then each sampled squad2-dev question is asked with the components timed
 by wrapping them: embedding, BM25 scoring, the Chroma query (inside dense scoring),
-answer composition, and the rest. Memory: RSS before and after opening the corpus, per
+answer composition, and the rest; and asked again restricted to 50 random documents (a
+filter), to set beside it. Memory: RSS before and after opening the corpus, per
 sentence, and after asking (memory-mapped pages count once touched). Last, one new article
 is ingested and the seconds until it is answered from are reported.
 
@@ -216,6 +217,24 @@ def ask_profile(service: QAService, asked: list[str], max_seconds: float) -> dic
             "components_mean_ms": {k: round(float(np.mean(v)), 2) for k, v in per.items()}}
 
 
+FILTER_DOCUMENTS = 50  # documents a filtered question may draw on (a researcher's selection)
+
+
+def filtered_ask_profile(service: QAService, asked: list[str], seed: int) -> dict:
+    """Median and tail of QAService.ask restricted to FILTER_DOCUMENTS random documents (a
+    new draw per question), to set beside the unfiltered figures of the same run."""
+    rng = random.Random(seed)
+    doc_ids = list(service.corpus.documents)
+    ms = []
+    for question in asked:
+        filters = Filters(doc_ids=rng.sample(doc_ids, min(FILTER_DOCUMENTS, len(doc_ids))))
+        started = time.perf_counter()
+        service.ask(question, filters=filters)
+        ms.append((time.perf_counter() - started) * 1000)
+    return {"questions": len(ms), "documents_kept": min(FILTER_DOCUMENTS, len(doc_ids)),
+            "p50_ms": round(float(np.median(ms)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2)}
+
+
 NEW_ARTICLE = ROOT / "seeds" / "000_05abd8f469b4269b.txt"
 NEW_QUESTION = "How much did trade between China and Russia reach in 2023?"
 REPLICA_START_TIMEOUT_S = 900.0  # a replica with an empty data dir reads the whole store from Chroma
@@ -328,6 +347,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict:
           f"({sentences} sentences)", flush=True)
     report["ask"] = ask_profile(service, questions(args.questions, args.seed), args.ask_seconds)
     report["rss_mb_after_asking"] = rss_mb(os.getpid())  # memory-mapped pages count once a question touched them
+    report["ask_filtered"] = filtered_ask_profile(service, questions(100, args.seed + 2), args.seed)
+    print(f"filtered ask: {report['ask_filtered']} (unfiltered p50 {report['ask']['p50_ms']} ms)", flush=True)
     report["write"] = write_profile(service, settings)
     print(f"write: {report['write']}", flush=True)
     if args.replicas:

@@ -18,17 +18,21 @@ copy through the page cache. One folder per generation under `<data_dir>/readmod
     passage_counts.npy  input, so that a new version rebuilds BM25 without re-reading text
     passage_term_bounds.npy
     vocabulary.json     the words of those ids (a new version only appends)
-    vectors.npy         sentence vectors, float16 (cosines move by less than 1e-3)
+    vectors.npy         sentence vectors, float16 (cosines move by less than 1e-3): the first
+    vectors_tail.npy    rows in vectors.npy, the rest in vectors_tail.npy (see `Vectors`)
     bm25_*.npy          the BM25 matrix (index/lexical.py)
     state.json          the store generation and the time of the last change applied
     COMMITTED           written last, holding the format: a folder without it (or of another
                         format) is incomplete and never opened
 
 A new generation is written from the previous one and the documents that changed (`apply`),
-in numpy, or from a whole store snapshot when there is no previous one (`from_snapshot`)."""
+in numpy, or from a whole store snapshot when there is no previous one (`from_snapshot`).
+A version that only adds documents links the previous version's vectors.npy instead of
+rewriting it (two thirds of a version's bytes)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -36,6 +40,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +54,11 @@ from index.store import Snapshot, Store, StoreUnavailable
 
 COMMITTED = "COMMITTED"
 ID_DTYPE = "S20"  # index.documents.span_id: 20 hex characters
-FORMAT = "read model 5"  # written into COMMITTED: a folder of another format is rebuilt, never misread
+FORMAT = "read model 6"  # written into COMMITTED: a folder of another format is rebuilt, never misread
 VECTOR_DIM = 384
 _ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "sentence_keys", "term_ids", "term_bounds",
-           "passage_terms", "passage_counts", "passage_term_bounds", "vectors")
+           "passage_terms", "passage_counts", "passage_term_bounds")
+TAIL_MAX_FRACTION = 1 / 16  # vectors_tail.npy is merged into vectors.npy when it would outgrow this share of it
 
 
 class State(msgspec.Struct):
@@ -70,19 +76,90 @@ class Stacked:
     parts: list[np.ndarray]
 
     @classmethod
-    def kept(cls, rows: np.ndarray, keep: np.ndarray, added: np.ndarray) -> "Stacked":
-        edges = np.flatnonzero(np.diff(np.r_[0, keep.astype(np.int8), 0]))
-        return cls([rows[a:b] for a, b in zip(edges[::2], edges[1::2])] + [added])
+    def kept(cls, arrays: list[np.ndarray], keep: np.ndarray, added: np.ndarray) -> "Stacked":
+        """The rows of `arrays` (taken as one, in order) that `keep` keeps, then `added`."""
+        parts, offset = [], 0
+        for rows in arrays:
+            mask = keep[offset : offset + len(rows)]
+            offset += len(rows)
+            edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+            parts += [rows[a:b] for a, b in zip(edges[::2], edges[1::2])]
+        return cls(parts + [added])
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
 
     def save(self, path: Path) -> None:
         """As np.save of the concatenation."""
         first = self.parts[0]
-        shape = (sum(len(p) for p in self.parts), *first.shape[1:])
+        shape = (len(self), *first.shape[1:])
         with open(path, "wb") as f:
             np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(first.dtype),
                                                      "fortran_order": False, "shape": shape})
             for part in self.parts:
                 f.write(np.ascontiguousarray(part, dtype=first.dtype).data)
+
+
+@dataclass
+class Vectors:
+    """The sentence vectors (float16), rows [0, len(base)) in `base` and the rest in `tail`.
+    A version that only adds documents keeps the version before's base file, hard-linked
+    (nothing rewritten), and appends to the small tail; the rows are written out as one base
+    again when some are removed, or when the tail would outgrow TAIL_MAX_FRACTION of the
+    base. So an article added to a large corpus costs its own rows, not the corpus's."""
+
+    base: np.ndarray | Stacked  # Stacked only between apply() and write()
+    tail: np.ndarray
+    base_file: Path | None = None  # the committed file `base` was opened from, linked by the next version
+
+    @classmethod
+    def of(cls, rows: np.ndarray) -> "Vectors":
+        return cls(rows.astype(np.float16), np.zeros((0, VECTOR_DIM), dtype=np.float16))
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.tail)
+
+    def take(self, rows: np.ndarray | list[int]) -> np.ndarray:
+        """The float16 vectors of these rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        split = len(self.base)
+        if not len(self.tail) or not len(rows) or rows.max() < split:
+            return self.base[rows]
+        out = np.empty((len(rows), VECTOR_DIM), dtype=np.float16)
+        low = rows < split
+        out[low], out[~low] = self.base[rows[low]], self.tail[rows[~low] - split]
+        return out
+
+    def whole(self) -> np.ndarray:
+        """Every row, in float32."""
+        return np.concatenate([self.base, self.tail]).astype(np.float32)
+
+    def extended(self, keep: np.ndarray, added: np.ndarray) -> "Vectors":
+        """These vectors without the rows `keep` drops, then `added`."""
+        tail_rows = len(self.tail) + len(added)
+        if keep.all() and self.base_file is not None and tail_rows <= TAIL_MAX_FRACTION * len(self.base):
+            return Vectors(self.base, np.concatenate([self.tail, added]), self.base_file)
+        return Vectors(Stacked.kept([self.base, self.tail], keep, added), np.zeros((0, VECTOR_DIM), dtype=np.float16))
+
+    def save(self, folder: Path) -> None:
+        base = folder / "vectors.npy"
+        if isinstance(self.base, Stacked):
+            self.base.save(base)
+        elif not _linked(self.base_file, base):
+            np.save(base, self.base)
+        np.save(folder / "vectors_tail.npy", self.tail)
+
+
+def _linked(source: Path | None, target: Path) -> bool:
+    """Whether `target` could be made a hard link to `source` (not when there is no source,
+    when a concurrent writer removed its version meanwhile, or when the file system has no links)."""
+    if source is None:
+        return False
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
@@ -101,7 +178,7 @@ class Columns:
     passage_counts: np.ndarray  # int32
     passage_term_bounds: np.ndarray  # (P + 1,) int64
     vocabulary: list[str]
-    vectors: np.ndarray | Stacked  # (S, 384) float16; Stacked only between apply() and write()
+    vectors: Vectors  # (S, 384)
 
 
 def folder_for(data_dir: str | Path, prefix: str, generation: str) -> Path:
@@ -133,6 +210,25 @@ def wait_for_writer(folder: Path, timeout: float, stale_after: float = 30.0) -> 
             return False
         time.sleep(0.05)
     return True
+
+
+@contextlib.contextmanager
+def claimed(folder: Path) -> Iterator[None]:
+    """Mark `folder` as being written by this process before reading what goes into it, so
+    that a reader sharing the data dir waits for it (`wait_for_writer`) from the moment the
+    generation changes rather than writing it too. The mark is this process's temporary folder:
+    write() renames it into place; whatever is left of it afterwards (a failed write, or one
+    done by a child process under its own name) is removed. Without a writable data dir,
+    nothing is marked."""
+    mark = _temporary(folder, os.getpid())
+    try:
+        mark.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a read-only data dir: the caller writes elsewhere, nobody else can wait here
+    try:
+        yield
+    finally:
+        shutil.rmtree(mark, ignore_errors=True)
 
 
 def _age(path: Path) -> float:
@@ -188,7 +284,7 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         passage_terms=np.array([i for words in passage_words for i in ids(words)], dtype=np.int32),
         passage_counts=np.array([n for words in passage_words for n in words.values()], dtype=np.int32),
         passage_term_bounds=_bounds([len(words) for words in passage_words]),
-        vocabulary=list(vocabulary), vectors=vectors.astype(np.float16))
+        vocabulary=list(vocabulary), vectors=Vectors.of(vectors))
 
 
 def release_memory() -> None:
@@ -269,7 +365,7 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
         passage_term_bounds=_bounds(np.concatenate([np.diff(previous.passage_term_bounds)[keep_passage],
                                                     np.diff(added.passage_term_bounds)])),
         vocabulary=added.vocabulary,
-        vectors=Stacked.kept(previous.vectors, keep_sentence, added.vectors))
+        vectors=previous.vectors.extended(keep_sentence, added.vectors.base))
 
 
 def write(folder: Path, columns: Columns, state: State) -> None:
@@ -280,10 +376,8 @@ def write(folder: Path, columns: Columns, state: State) -> None:
     tmp.mkdir(parents=True)
     (tmp / "documents.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents))
     for name in _ARRAYS:
-        if isinstance(array := getattr(columns, name), Stacked):
-            array.save(tmp / f"{name}.npy")
-        else:
-            np.save(tmp / f"{name}.npy", array)
+        np.save(tmp / f"{name}.npy", getattr(columns, name))
+    columns.vectors.save(tmp)
     order = np.argsort(columns.sentence_keys, kind="stable").astype(np.int32)
     np.save(tmp / "sentence_id_order.npy", order)
     np.save(tmp / "sentence_keys_sorted.npy", columns.sentence_keys[order])
@@ -335,6 +429,7 @@ def read(folder: Path) -> Version:
     documents = msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document])
     columns = Columns(documents=documents,
                       vocabulary=msgspec.json.decode((folder / "vocabulary.json").read_bytes(), type=list[str]),
+                      vectors=Vectors(array("vectors"), array("vectors_tail"), folder / "vectors.npy"),
                       **{name: array(name) for name in _ARRAYS})
     lexical = LexicalIndex({w: i for i, w in enumerate(columns.vocabulary)}, len(columns.passages),
                            array("bm25_indptr"), array("bm25_rows"), array("bm25_scores"))

@@ -111,7 +111,7 @@ class Corpus:
     sentence_passage: np.ndarray = field(init=False)
     sentence_doc: np.ndarray = field(init=False)
     sentence_start: np.ndarray = field(init=False)
-    sentence_vectors: np.ndarray = field(init=False)  # float16; `vectors(rows)` gives float32
+    sentence_vectors: readmodel.Vectors = field(init=False)  # float16; `vectors(rows)` gives float32
     passages: _Passages = field(init=False)
     sentences: _Sentences = field(init=False)
     sentence_terms: _TermSets = field(init=False)
@@ -159,7 +159,8 @@ class Corpus:
         for _ in range(2):  # a concurrent writer of a newer generation may remove this one as we open it
             if not readmodel.wait_for_writer(folder, WRITER_WAIT_SECONDS):
                 try:
-                    cls._write_next(store, settings, folder, previous or cls._latest(folder.parent))
+                    with readmodel.claimed(folder):
+                        cls._write_next(store, settings, folder, previous or cls._latest(folder.parent))
                 except OSError:
                     folder = Path(tempfile.mkdtemp(prefix="qa-readmodel-")) / folder.name
                     cls._write_next(store, settings, folder, previous)
@@ -206,13 +207,13 @@ class Corpus:
 
     def vectors(self, rows: np.ndarray | list[int]) -> np.ndarray:
         """Float32 vectors of these sentence rows."""
-        return np.asarray(self.sentence_vectors[rows], dtype=np.float32)
+        return np.asarray(self.sentence_vectors.take(rows), dtype=np.float32)
 
     @cached_property
     def all_vectors(self) -> np.ndarray:
         """Every sentence vector in float32, for brute-force search over a small corpus
         (float16 products have no fast path in numpy)."""
-        return np.asarray(self.sentence_vectors, dtype=np.float32)
+        return self.sentence_vectors.whole()
 
     def passage_text(self, row: int) -> str:
         code, start, end = (int(x) for x in self.passage_columns[row])
@@ -221,6 +222,14 @@ class Corpus:
     def sentence_text(self, row: int) -> str:
         start, end = (int(x) for x in self.sentence_columns[row])
         return self.documents[self.doc_ids[int(self.sentence_doc[row])]].text[start:end]
+
+    def doc_sentence_rows(self, doc_ids: list[str]) -> np.ndarray:
+        """The sentence rows of these documents (a document's sentences are one run of rows),
+        found without a pass over every sentence."""
+        codes = sorted({self.doc_code[d] for d in doc_ids if d in self.doc_code})
+        runs = [np.arange(self.sentence_bounds[self.doc_passage_bounds[c]],
+                          self.sentence_bounds[self.doc_passage_bounds[c + 1]]) for c in codes]
+        return np.concatenate(runs) if runs else np.zeros(0, dtype=np.int64)
 
     def doc_mask(self, doc_ids: list[str] | None,
                  over: Literal["passages", "sentences"] = "passages") -> np.ndarray | None:

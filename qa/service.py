@@ -25,7 +25,7 @@ from qa.retrieval import Hit, Retriever
 from qa.schemas import AskResponse, Filters, SearchHit, SearchResponse
 
 log = logging.getLogger(__name__)
-REFRESH_SECONDS = 0.5  # how often a replica checks whether the store has changed (one small read)
+REFRESH_SECONDS = 0.25  # how often a replica checks whether the store has changed (one small read)
 
 
 class QAService:

@@ -106,7 +106,8 @@ def _same(corpus: Corpus, reference: Corpus) -> None:
     assert corpus.documents == reference.documents
     rows = {reference.sentences[r].id: r for r in range(len(reference.sentences))}
     order = [rows[corpus.sentences[r].id] for r in range(len(corpus.sentences))]
-    assert np.array_equal(corpus.sentence_vectors, reference.sentence_vectors[order])
+    assert np.array_equal(corpus.sentence_vectors.take(np.arange(len(corpus.sentences))),
+                          reference.sentence_vectors.take(order))
     passage_rows = {reference.passages[r].id: r for r in range(len(reference.passages))}
     passage_order = [passage_rows[corpus.passages[r].id] for r in range(len(corpus.passages))]
     for question in ("What did Xi Jinping promise?", "trade between China and Russia", "court acquitted"):
@@ -241,3 +242,78 @@ def test_a_crashed_writers_leftover_is_not_waited_for(service, tmp_path):
     corpus = Corpus.load(service.store, settings)  # writes the version itself, at once
     assert readmodel.is_committed(folder)
     _same(corpus, service.corpus)
+
+
+def test_a_write_that_only_adds_links_the_vectors_before(embedder, tmp_path, monkeypatch):
+    """A write that only adds documents keeps the version before's vectors file (the same
+    file, hard-linked: nothing rewritten) and puts the new rows in the tail; a write that
+    removes rows, or a tail that would outgrow its share of the base, writes the rows out as
+    one base again. Every version equals one built from the whole store."""
+    import os
+
+    from index.store import Store
+    from qa.service import QAService
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "data")
+    service = QAService(settings, Store.open(settings), embedder)
+    files = sorted(SEEDS.glob("*.txt"))
+    service.ingest(files[:3])
+    base_file = lambda: service.corpus.sentence_vectors.base_file  # noqa: E731
+
+    def check() -> tuple[int, int]:
+        reference = tmp_path / "reference" / service.store.generation()
+        readmodel.write(reference, readmodel.from_snapshot(service.store.snapshot()), readmodel.State("reference", 0))
+        _same(service.corpus, Corpus.open(reference))
+        vectors = service.corpus.sentence_vectors
+        return os.stat(base_file()).st_ino, len(vectors.tail)
+
+    inode, tail = check()
+    assert tail == 0
+    monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 1.0)
+    service.ingest([files[3]])  # added: linked, its rows in the tail
+    linked, tail = check()
+    assert linked == inode and tail > 0
+    service.ingest([files[4]])  # added, but the tail would outgrow the base: one base again
+    merged, tail = check()
+    assert merged != inode and tail == 0
+    monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 10.0)
+    assert service.delete(files[0].stem)  # rows removed: one base again
+    rewritten, tail = check()
+    assert rewritten != merged and tail == 0
+
+
+def test_a_writer_is_waited_for_from_the_moment_it_starts(service, tmp_path, monkeypatch):
+    """The process that writes a version marks it before reading the store for it, so a
+    replica sharing the data dir that sees the new generation meanwhile waits for that
+    version instead of writing its own; the mark is gone once the write is done or failed
+    (also when a child process wrote the version under its own name)."""
+    import time
+
+    import qa.corpus
+    from index.store import StoreUnavailable
+
+    settings = service.settings.replace(data_dir=str(tmp_path))
+    folder = readmodel.folder_for(settings.data_dir, service.store.prefix, service.store.generation())
+    seen = []
+
+    def write_next(store, settings, folder, previous):
+        started = time.monotonic()  # another replica seeing the new generation now waits for this write:
+        assert not readmodel.wait_for_writer(folder, timeout=0.2)
+        seen.append(time.monotonic() - started)
+        with monkeypatch.context() as child:  # written under another process's name, as rebuild_in_child does
+            child.setattr(readmodel.os, "getpid", lambda: 99999)
+            readmodel.rebuild(store, folder)
+
+    monkeypatch.setattr(Corpus, "_write_next", staticmethod(write_next))
+    corpus = Corpus.load(service.store, settings)
+    assert len(seen) == 1 and seen[0] >= 0.2 and readmodel.is_committed(folder)
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+    _same(corpus, service.corpus)
+
+    other = readmodel.folder_for(settings.data_dir, service.store.prefix, "another-generation")
+    monkeypatch.setattr(qa.corpus, "WRITER_WAIT_SECONDS", 0)
+    with pytest.raises(StoreUnavailable), readmodel.claimed(other):
+        assert list(other.parent.glob(f"{other.name}.*.tmp"))  # marked while it runs
+        raise StoreUnavailable("the store went away mid-write")
+    assert not list(other.parent.glob(f"{other.name}.*"))

@@ -82,7 +82,7 @@ def test_ingest_through_one_api_and_ask_through_both(topology):
         response = upload(first, seed)
         assert response.status_code == 200 and response.json()["status"] == "added", response.text
     assert answers_trade(first)
-    # The second replica notices the new store generations on its own (checked every 0.5 s;
+    # The second replica notices the new store generations on its own (checked every 0.25 s;
     # it may see the first upload before the second).
     wait_until(lambda: httpx.get(f"{second}/documents").json()["total"] == 2, "the second API to see both uploads",
                timeout=60)
@@ -121,7 +121,7 @@ def test_chroma_outage_gives_503_and_answering_resumes_without_restarting(topolo
 
     topology.chroma.stop()
     for url in topology.urls:
-        # Each API notices the outage at its next store check (every 0.5 s).
+        # Each API notices the outage at its next store check (every 0.25 s).
         wait_until(lambda: httpx.post(f"{url}/ask", json=TRADE, timeout=60).status_code == 503,
                    f"{url} to report the outage", timeout=15)
         asked = httpx.post(f"{url}/ask", json=TRADE, timeout=60)
