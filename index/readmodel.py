@@ -116,9 +116,6 @@ class Vectors:
     def of(cls, rows: np.ndarray) -> "Vectors":
         return cls(rows.astype(np.float16), np.zeros((0, VECTOR_DIM), dtype=np.float16))
 
-    def __len__(self) -> int:
-        return len(self.base) + len(self.tail)
-
     def take(self, rows: np.ndarray | list[int]) -> np.ndarray:
         """The float16 vectors of these rows."""
         rows = np.asarray(rows, dtype=np.int64)
