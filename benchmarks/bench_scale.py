@@ -275,13 +275,14 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
            "QA_CHROMA_PORT": str(settings.chroma_port), "QA_COLLECTION": settings.collection, "QA_API_KEY": key,
            "QA_MODEL_CACHE_DIR": settings.model_cache_dir, "QA_RATE_LIMIT_PER_MINUTE": "0"}
     with ExitStack() as stack:
-        replicas = []
+        replicas, ready_s = [], []
         for n in range(count):
             own_dir = data_dir / ("replicas-shared" if shared else f"replica-{n}")
             replica = stack.enter_context(Server(qa_server, env | {"QA_DATA_DIR": str(own_dir)},
                                                  data_dir / f"replica-{n}.log"))
             ready = replica.wait_ready("/ask", {"question": NEW_QUESTION}, timeout_s=REPLICA_START_TIMEOUT_S)
             print(f"  replica {n} ready in {ready:.1f} s", flush=True)
+            ready_s.append(round(ready, 1))
             replicas.append(replica)
         ports = [r.port for r in replicas]
         rss_ready = [rss_mb(r.process.pid) for r in replicas]
@@ -302,7 +303,7 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
             httpx.delete(f"http://127.0.0.1:{ports[0]}/documents/{doc_id}", headers={"X-API-Key": key},
                          timeout=600).raise_for_status()
             gone.append(_until_all(ports, lambda port: not _answered(port, ask), started))
-    return {"replicas": count, "shared_data_dir": shared, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked,
+    return {"replicas": count, "shared_data_dir": shared, "ready_s": ready_s, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked,
             "questions_asked_each": len(asked), "post_to_answerable_s": visible, "delete_to_gone_s": gone}
 
 

@@ -21,6 +21,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -182,9 +183,13 @@ _CHANGE = "change-"  # change log records: which documents a write changed, and 
 _PENDING = "pending-"  # intent records: which documents a write in progress touches
 CHANGE_LOG_NS = 24 * 3600 * 10**9  # how long the change log reaches back; an older reader re-reads everything
 CLOCK_SKEW_NS = 60 * 10**9  # how far writers' and readers' clocks may disagree
-# Records per page when reading a whole collection: each page re-scans its offset, so fewer,
-# larger pages read 205k sentences with their vectors from a Chroma server in 50 s, not 70 s.
+# Reading a whole collection: its ids in pages (a page re-scans its offset, so few large
+# ones), then the records by id in chunks, two requests at a time. By offset, records with
+# their vectors came slower the further a page was (a 2,000-row page at offset 100k took twice
+# as long as the first); by id, 40k sentences of 205k came in 4.7 s instead of 10 s.
 _READ_PAGE = 20_000
+_FETCH_CHUNK = 2_000
+_FETCH_REQUESTS = 2
 _MARKER_VECTOR = [1.0] + [0.0] * 383  # Chroma stores vectors only: the marker needs one
 
 
@@ -326,17 +331,19 @@ class Store:
 
     # ---- reads --------------------------------------------------------------------
     def _all(self, collection: Any, include: list[str], where: dict | None = None) -> dict[str, list]:
-        """Page through a whole collection, or the records matching `where` (Chroma caps one response)."""
+        """Every record of a collection, or those matching `where` (Chroma caps one response)."""
+        ids: list[str] = []
+        while len(page := collection.get(where=where, include=[], limit=_READ_PAGE, offset=len(ids))["ids"]):
+            ids.extend(page)
+            if len(page) < _READ_PAGE:
+                break
         out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
-        offset = 0
-        while True:
-            page = collection.get(where=where, include=include, limit=_READ_PAGE, offset=offset)
-            out["ids"].extend(page["ids"])
-            for key in include:
-                out[key].extend(page[key])
-            if len(page["ids"]) < _READ_PAGE:
-                return out
-            offset += _READ_PAGE
+        with ThreadPoolExecutor(_FETCH_REQUESTS) as requests:
+            for found in requests.map(lambda part: collection.get(ids=ids[part], include=include),
+                                      _chunks(len(ids), _FETCH_CHUNK)):
+                for key in out:
+                    out[key].extend(found[key])
+        return out
 
     @staticmethod
     def _document(doc_id: str, text: str, meta: dict[str, Any]) -> Document:
