@@ -4,7 +4,8 @@ Compact columns instead of Python objects per record, so that a reader holds abo
 per sentence, and memory-mappable arrays, so that the processes of one machine share one
 copy through the page cache. One folder per generation under `<data_dir>/readmodel/<prefix>/`:
 
-    documents.msgpack   the documents (text, title, metadata), in document-code order
+    documents.msgpack   the documents (text, title, metadata), in document-code order: the
+    documents_tail.msgpack  first ones, then those added since (as the vectors, see `Vectors`)
     passages.npy        per passage row: document code, start, end; rows sorted by document
                         code, then offset, so a document's passages are one run of rows
     sentence_bounds.npy passage p's sentences are rows sentence_bounds[p]:sentence_bounds[p+1]
@@ -27,8 +28,8 @@ copy through the page cache. One folder per generation under `<data_dir>/readmod
 
 A new generation is written from the previous one and the documents that changed (`apply`),
 in numpy, or from a whole store snapshot when there is no previous one (`from_snapshot`).
-A version that only adds documents links the previous version's vectors.npy instead of
-rewriting it (two thirds of a version's bytes)."""
+A version that only adds documents links the previous version's vectors.npy and
+documents.msgpack instead of rewriting them (four fifths of a version's bytes)."""
 
 from __future__ import annotations
 
@@ -54,11 +55,11 @@ from index.store import Snapshot, Store, StoreUnavailable
 
 COMMITTED = "COMMITTED"
 ID_DTYPE = "S20"  # index.documents.span_id: 20 hex characters
-FORMAT = "read model 6"  # written into COMMITTED: a folder of another format is rebuilt, never misread
+FORMAT = "read model 7"  # written into COMMITTED: a folder of another format is rebuilt, never misread
 VECTOR_DIM = 384
 _ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "sentence_keys", "term_ids", "term_bounds",
            "passage_terms", "passage_counts", "passage_term_bounds")
-TAIL_MAX_FRACTION = 1 / 16  # vectors_tail.npy is merged into vectors.npy when it would outgrow this share of it
+TAIL_MAX_FRACTION = 1 / 16  # a tail file is merged into its base when it would outgrow this share of it
 
 
 class State(msgspec.Struct):
@@ -133,8 +134,7 @@ class Vectors:
 
     def extended(self, keep: np.ndarray, added: np.ndarray) -> "Vectors":
         """These vectors without the rows `keep` drops, then `added`."""
-        tail_rows = len(self.tail) + len(added)
-        if keep.all() and self.base_file is not None and tail_rows <= TAIL_MAX_FRACTION * len(self.base):
+        if _keeps_base(keep, self.base_file, len(self.tail) + len(added), len(self.base)):
             return Vectors(self.base, np.concatenate([self.tail, added]), self.base_file)
         return Vectors(Stacked.kept([self.base, self.tail], keep, added), np.zeros((0, VECTOR_DIM), dtype=np.float16))
 
@@ -145,6 +145,21 @@ class Vectors:
         elif not _linked(self.base_file, base):
             np.save(base, self.base)
         np.save(folder / "vectors_tail.npy", self.tail)
+
+
+def _keeps_base(keep: np.ndarray, base_file: Path | None, tail_rows: int, base_rows: int) -> bool:
+    """Whether the next version may link the base file of this one: no row removed, and the
+    tail, with the rows added, still within TAIL_MAX_FRACTION of the base."""
+    return bool(keep.all()) and base_file is not None and tail_rows <= TAIL_MAX_FRACTION * base_rows
+
+
+@dataclass
+class DocumentsBase:
+    """The first `count` documents of a version, as committed in `file` (documents.msgpack):
+    the next version links that file when it keeps them all, and writes only the rest."""
+
+    file: Path
+    count: int
 
 
 def _linked(source: Path | None, target: Path) -> bool:
@@ -176,6 +191,7 @@ class Columns:
     passage_term_bounds: np.ndarray  # (P + 1,) int64
     vocabulary: list[str]
     vectors: Vectors  # (S, 384)
+    documents_base: DocumentsBase | None = None  # where the first documents are already written
 
 
 def folder_for(data_dir: str | Path, prefix: str, generation: str) -> Path:
@@ -346,8 +362,12 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
                      first_code=len(kept_documents))
     keep_terms = _runs(keep_sentence, previous.term_bounds)
     keep_passage_terms = _runs(keep_passage, previous.passage_term_bounds)
+    base = previous.documents_base
+    keeps_base = base is not None and _keeps_base(keep_doc, base.file, len(kept_documents) + len(added.documents)
+                                                  - base.count, base.count)
     return Columns(
         documents=kept_documents + added.documents,
+        documents_base=base if keeps_base else None,
         passages=np.concatenate([passages, added.passages]),
         sentence_bounds=_bounds(np.concatenate([np.diff(previous.sentence_bounds)[keep_passage],
                                                 np.diff(added.sentence_bounds)])),
@@ -371,7 +391,11 @@ def write(folder: Path, columns: Columns, state: State) -> None:
     tmp = _temporary(folder, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    (tmp / "documents.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents))
+    base = columns.documents_base
+    if base is None or not _linked(base.file, tmp / "documents.msgpack"):
+        base = DocumentsBase(tmp / "documents.msgpack", len(columns.documents))
+        base.file.write_bytes(msgspec.msgpack.encode(columns.documents))
+    (tmp / "documents_tail.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents[base.count :]))
     for name in _ARRAYS:
         np.save(tmp / f"{name}.npy", getattr(columns, name))
     columns.vectors.save(tmp)
@@ -423,8 +447,10 @@ def read(folder: Path) -> Version:
         # A plain view of the mapping: numpy's memmap subclass costs microseconds per index.
         return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
 
-    documents = msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document])
-    columns = Columns(documents=documents,
+    documents, tail = (msgspec.msgpack.decode((folder / name).read_bytes(), type=list[Document])
+                       for name in ("documents.msgpack", "documents_tail.msgpack"))
+    columns = Columns(documents=documents + tail,
+                      documents_base=DocumentsBase(folder / "documents.msgpack", len(documents)),
                       vocabulary=msgspec.json.decode((folder / "vocabulary.json").read_bytes(), type=list[str]),
                       vectors=Vectors(array("vectors"), array("vectors_tail"), folder / "vectors.npy"),
                       **{name: array(name) for name in _ARRAYS})

@@ -244,11 +244,11 @@ def test_a_crashed_writers_leftover_is_not_waited_for(service, tmp_path):
     _same(corpus, service.corpus)
 
 
-def test_a_write_that_only_adds_links_the_vectors_before(embedder, tmp_path, monkeypatch):
-    """A write that only adds documents keeps the version before's vectors file (the same
-    file, hard-linked: nothing rewritten) and puts the new rows in the tail; a write that
-    removes rows, or a tail that would outgrow its share of the base, writes the rows out as
-    one base again. Every version equals one built from the whole store."""
+def test_a_write_that_only_adds_links_the_files_before(embedder, tmp_path, monkeypatch):
+    """A write that only adds documents keeps the version before's vectors and documents files
+    (the same files, hard-linked: nothing rewritten) and puts what it adds in their tails; a
+    write that removes rows, or a tail that would outgrow its share of its base, writes that
+    file out whole again. Every version equals one built from the whole store."""
     import os
 
     from index.store import Store
@@ -259,28 +259,30 @@ def test_a_write_that_only_adds_links_the_vectors_before(embedder, tmp_path, mon
     service = QAService(settings, Store.open(settings), embedder)
     files = sorted(SEEDS.glob("*.txt"))
     service.ingest(files[:3])
-    base_file = lambda: service.corpus.sentence_vectors.base_file  # noqa: E731
 
-    def check() -> tuple[int, int]:
+    def check() -> tuple[int, int, int, int]:
+        """Inodes of the current version's vectors.npy and documents.msgpack, and their tails' lengths."""
         reference = tmp_path / "reference" / service.store.generation()
         readmodel.write(reference, readmodel.from_snapshot(service.store.snapshot()), readmodel.State("reference", 0))
         _same(service.corpus, Corpus.open(reference))
-        vectors = service.corpus.sentence_vectors
-        return os.stat(base_file()).st_ino, len(vectors.tail)
+        columns = service.corpus.columns
+        return (os.stat(columns.vectors.base_file).st_ino, len(columns.vectors.tail),
+                os.stat(columns.documents_base.file).st_ino, len(columns.documents) - columns.documents_base.count)
 
-    inode, tail = check()
-    assert tail == 0
+    vectors, vectors_tail, documents, documents_tail = check()
+    assert vectors_tail == documents_tail == 0
     monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 1.0)
-    service.ingest([files[3]])  # added: linked, its rows in the tail
-    linked, tail = check()
-    assert linked == inode and tail > 0
-    service.ingest([files[4]])  # added, but the tail would outgrow the base: one base again
-    merged, tail = check()
-    assert merged != inode and tail == 0
+    service.ingest([files[3]])  # added: both linked, its rows and record in the tails
+    linked_vectors, vectors_tail, linked_documents, documents_tail = check()
+    assert (linked_vectors, linked_documents, documents_tail) == (vectors, documents, 1) and vectors_tail > 0
+    # Added again: the sentences would outgrow the vectors' base (one base again); 2 documents beside 3 do not.
+    service.ingest([files[4]])
+    merged, vectors_tail, linked, documents_tail = check()
+    assert merged != vectors and vectors_tail == 0 and linked == documents and documents_tail == 2
     monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 10.0)
-    assert service.delete(files[0].stem)  # rows removed: one base again
-    rewritten, tail = check()
-    assert rewritten != merged and tail == 0
+    assert service.delete(files[0].stem)  # removed: both written whole again
+    rewritten, vectors_tail, documents_rewritten, documents_tail = check()
+    assert rewritten != merged and documents_rewritten != documents and vectors_tail == documents_tail == 0
 
 
 def test_a_writer_is_waited_for_from_the_moment_it_starts(service, tmp_path, monkeypatch):
