@@ -303,8 +303,9 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
             httpx.delete(f"http://127.0.0.1:{ports[0]}/documents/{doc_id}", headers={"X-API-Key": key},
                          timeout=600).raise_for_status()
             gone.append(_until_all(ports, lambda port: not _answered(port, ask), started))
-    return {"replicas": count, "shared_data_dir": shared, "ready_s": ready_s, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked,
-            "questions_asked_each": len(asked), "post_to_answerable_s": visible, "delete_to_gone_s": gone}
+    return {"replicas": count, "shared_data_dir": shared, "ready_s": ready_s, "rss_mb_ready": rss_ready,
+            "rss_mb_after_questions": rss_asked, "questions_asked_each": len(asked), "post_to_answerable_s": visible,
+            "delete_to_gone_s": gone}
 
 
 def _answered(port: int, ask: dict) -> bool:

@@ -114,7 +114,7 @@ class Vectors:
     base_file: Path | None = None  # the committed file `base` was opened from, linked by the next version
 
     @classmethod
-    def of(cls, rows: np.ndarray) -> "Vectors":
+    def of(cls, rows: np.ndarray) -> Vectors:
         return cls(rows.astype(np.float16), np.zeros((0, VECTOR_DIM), dtype=np.float16))
 
     def take(self, rows: np.ndarray | list[int]) -> np.ndarray:
@@ -132,7 +132,7 @@ class Vectors:
         """Every row, in float32."""
         return np.concatenate([self.base, self.tail]).astype(np.float32)
 
-    def extended(self, keep: np.ndarray, added: np.ndarray) -> "Vectors":
+    def extended(self, keep: np.ndarray, added: np.ndarray) -> Vectors:
         """These vectors without the rows `keep` drops, then `added`."""
         if _keeps_base(keep, self.base_file, len(self.tail) + len(added), len(self.base)):
             return Vectors(self.base, np.concatenate([self.tail, added]), self.base_file)

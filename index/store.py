@@ -331,18 +331,23 @@ class Store:
 
     # ---- reads --------------------------------------------------------------------
     def _all(self, collection: Any, include: list[str], where: dict | None = None) -> dict[str, list]:
-        """Every record of a collection, or those matching `where` (Chroma caps one response)."""
+        """Every record of a collection, or those matching `where` (Chroma caps one response):
+        one request when they fit in a chunk (a write's few documents), else the rest's ids in
+        pages and their records by id."""
+        first = collection.get(where=where, include=include, limit=_FETCH_CHUNK)
+        out: dict[str, list] = {key: list(first[key]) for key in ("ids", *include)}
+        if len(first["ids"]) < _FETCH_CHUNK:
+            return out
         ids: list[str] = []
-        while len(page := collection.get(where=where, include=[], limit=_READ_PAGE, offset=len(ids))["ids"]):
+        while page := collection.get(where=where, include=[], limit=_READ_PAGE, offset=_FETCH_CHUNK + len(ids))["ids"]:
             ids.extend(page)
             if len(page) < _READ_PAGE:
                 break
-        out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
         with ThreadPoolExecutor(_FETCH_REQUESTS) as requests:
             for found in requests.map(lambda part: collection.get(ids=ids[part], include=include),
                                       _chunks(len(ids), _FETCH_CHUNK)):
-                for key in out:
-                    out[key].extend(found[key])
+                for key, values in out.items():
+                    values.extend(found[key])
         return out
 
     @staticmethod

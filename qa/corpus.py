@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 import msgspec
 import numpy as np
@@ -231,12 +230,11 @@ class Corpus:
                           self.sentence_bounds[self.doc_passage_bounds[c + 1]]) for c in codes]
         return np.concatenate(runs) if runs else np.zeros(0, dtype=np.int64)
 
-    def doc_mask(self, doc_ids: list[str] | None,
-                 over: Literal["passages", "sentences"] = "passages") -> np.ndarray | None:
-        """Boolean mask over passages (or sentences) for a document filter (None: no filter):
-        one lookup in a per-document table, as a filter may keep thousands of documents."""
+    def doc_mask(self, doc_ids: list[str] | None) -> np.ndarray | None:
+        """Boolean mask over passages for a document filter (None: no filter): one lookup in a
+        per-document table, as a filter may keep thousands of documents."""
         if not doc_ids:
             return None
         kept = np.zeros(len(self.doc_code), dtype=bool)
         kept[[self.doc_code[d] for d in doc_ids if d in self.doc_code]] = True
-        return kept[self.passage_doc if over == "passages" else self.sentence_doc]
+        return kept[self.passage_doc]

@@ -33,12 +33,6 @@ class Hit(msgspec.Struct):
     dense: float  # best sentence cosine in the passage
 
 
-def _top(similarities: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the (at most) n largest values, in no particular order."""
-    n = min(n, len(similarities))
-    return np.argpartition(-similarities, n - 1)[:n] if n else np.zeros(0, dtype=np.int64)
-
-
 class Retriever:
     def __init__(self, corpus: Corpus, store: Store, ranker: LinearModel | None = None) -> None:
         self.corpus = corpus
@@ -53,15 +47,11 @@ class Retriever:
         """Best sentence cosine per passage row, for passages holding one of the nearest sentences."""
         corpus = self.corpus
         n = min(DENSE_SENTENCES, len(corpus.sentences))
-        # A filter's own sentences are searched exactly when they are few: Chroma's filtered
-        # search took ~350 ms for one document's at 200k sentences.
+        # A filter's own sentences are searched exactly when they are few, in a corpus of any
+        # size: Chroma's filtered search took ~350 ms for one document's at 200k sentences.
         allowed = corpus.doc_sentence_rows(doc_ids) if doc_ids else None
-        if allowed is not None and len(allowed) <= EXACT_SEARCH_MAX:
-            similarities = corpus.vectors(allowed) @ vector
-            top = _top(similarities, n)
-            rows, similarities = allowed[top], similarities[top]
-        elif len(corpus.sentences) <= EXACT_SEARCH_MAX:
-            rows, similarities = self._exact_nearest(vector, n, doc_ids)
+        if (len(corpus.sentences) if allowed is None else len(allowed)) <= EXACT_SEARCH_MAX:
+            rows, similarities = self._exact_nearest(vector, n, allowed)
         else:
             ids, found = self.store.query_sentences(vector, n, doc_ids)
             # A sentence written after our version is picked up with the next one.
@@ -73,14 +63,11 @@ class Retriever:
             best[passage] = max(best.get(passage, -1.0), float(similarity))
         return best
 
-    def _exact_nearest(self, vector: np.ndarray, n: int, doc_ids: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
-        """The n nearest sentences by brute force over the in-memory vectors."""
-        similarities = self.corpus.all_vectors @ vector
-        if (mask := self.corpus.doc_mask(doc_ids, over="sentences")) is not None:
-            similarities = np.where(mask, similarities, -np.inf)
-        top = _top(similarities, n)
-        top = top[np.isfinite(similarities[top])]
-        return top, similarities[top]
+    def _exact_nearest(self, vector: np.ndarray, n: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The n nearest sentences by brute force over the in-memory vectors: of `rows` only, or all."""
+        similarities = self.corpus.all_vectors @ vector if rows is None else self.corpus.vectors(rows) @ vector
+        top = np.argpartition(-similarities, n - 1)[:n] if n < len(similarities) else np.arange(len(similarities))
+        return (top if rows is None else rows[top]), similarities[top]
 
     def _sentence_cosines(self, pool: list[int], vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Best and second-best sentence cosine of each pooled passage, computed exactly."""
