@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -262,12 +263,13 @@ def write_profile(service: QAService, settings: Settings) -> dict:
             "delete_to_gone_s": round(deleted - answered, 2)}
 
 
-def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[str], shared: bool) -> dict:
+def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[str], shared: bool,
+                    peer: bool) -> dict:
     """`count` API replicas (`qa serve`) against the same Chroma server, each with its own
     data dir as on separate machines, or (`shared`) one data dir as compose.yaml's shared
     read-model volume: their start (a replica writes its read model from Chroma, or opens the
-    one on the shared volume),
-    their RSS when ready and after answering `asked`, and the seconds from a POST /documents
+    one on the shared volume; with `peer`, every replica after the first starts with an empty
+    data dir and copies the first one's read model, `read_model_peer`), their RSS when ready and after answering `asked`, and the seconds from a POST /documents
     to one replica until the article is answered from on every replica, then from its DELETE
     until no replica has it (twice: the first write also loads the writer's ingest embedder)."""
     key = uuid.uuid4().hex
@@ -278,8 +280,11 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
         replicas, ready_s = [], []
         for n in range(count):
             own_dir = data_dir / ("replicas-shared" if shared else f"replica-{n}")
-            replica = stack.enter_context(Server(qa_server, env | {"QA_DATA_DIR": str(own_dir)},
-                                                 data_dir / f"replica-{n}.log"))
+            own_env = env | {"QA_DATA_DIR": str(own_dir)}
+            if peer and n:
+                shutil.rmtree(own_dir, ignore_errors=True)
+                own_env["QA_READ_MODEL_PEER"] = f"http://127.0.0.1:{replicas[0].port}"
+            replica = stack.enter_context(Server(qa_server, own_env, data_dir / f"replica-{n}.log"))
             ready = replica.wait_ready("/ask", {"question": NEW_QUESTION}, timeout_s=REPLICA_START_TIMEOUT_S)
             print(f"  replica {n} ready in {ready:.1f} s", flush=True)
             ready_s.append(round(ready, 1))
@@ -303,7 +308,7 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
             httpx.delete(f"http://127.0.0.1:{ports[0]}/documents/{doc_id}", headers={"X-API-Key": key},
                          timeout=600).raise_for_status()
             gone.append(_until_all(ports, lambda port: not _answered(port, ask), started))
-    return {"replicas": count, "shared_data_dir": shared, "ready_s": ready_s, "rss_mb_ready": rss_ready,
+    return {"replicas": count, "shared_data_dir": shared, "read_model_peer": peer, "ready_s": ready_s, "rss_mb_ready": rss_ready,
             "rss_mb_after_questions": rss_asked, "questions_asked_each": len(asked), "post_to_answerable_s": visible,
             "delete_to_gone_s": gone}
 
@@ -356,7 +361,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict:
     if args.replicas:
         service.close()
         report["replicas"] = replica_profile(settings, data_dir, args.replicas, questions(100, args.seed + 1),
-                                             args.shared_data_dir)
+                                             args.shared_data_dir, args.peer)
         print(f"replicas: {report['replicas']}", flush=True)
     print(f"ask: {json.dumps(report['ask'], indent=1)}", flush=True)
     return report
@@ -374,6 +379,8 @@ def main() -> int:
                         help="also start this many `qa serve` replicas (QA_STORE_MODE=http only) and time a POST")
     parser.add_argument("--shared-data-dir", action="store_true",
                         help="the replicas share one data dir, as compose.yaml's read-model volume")
+    parser.add_argument("--peer", action="store_true",
+                        help="replicas after the first start empty and copy the first one's read model")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the store here (reused when present)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "bench_scale.json")
     args = parser.parse_args()

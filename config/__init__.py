@@ -21,6 +21,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     store_mode: Literal["embedded", "http"]
     chroma_host: str
     chroma_port: int
+    read_model_peer: str
     embedder: Literal["onnx", "torch"]
     onnx_variant: Literal["int8", "fp32"]
     model_path: str

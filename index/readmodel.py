@@ -388,9 +388,7 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
 def write(folder: Path, columns: Columns, state: State) -> None:
     """Write a version into `folder` (atomically: a temporary folder, renamed when complete)
     and remove the other committed versions beside it."""
-    tmp = _temporary(folder, os.getpid())
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = staging(folder)
     base = columns.documents_base
     if base is None or not _linked(base.file, tmp / "documents.msgpack"):
         base = DocumentsBase(tmp / "documents.msgpack", len(columns.documents))
@@ -409,6 +407,20 @@ def write(folder: Path, columns: Columns, state: State) -> None:
         np.save(tmp / f"bm25_{name}.npy", array)
     (tmp / "state.json").write_bytes(msgspec.json.encode(state))
     (tmp / COMMITTED).write_text(FORMAT)
+    publish(tmp, folder)
+
+
+def staging(folder: Path) -> Path:
+    """An empty temporary folder of this process for `folder`'s files, to `publish` when complete."""
+    tmp = _temporary(folder, os.getpid())
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def publish(tmp: Path, folder: Path) -> None:
+    """Rename a complete version (COMMITTED written last) into place and remove the other
+    committed versions beside it."""
     if folder.exists():
         shutil.rmtree(folder, ignore_errors=True)
     try:
@@ -420,11 +432,19 @@ def write(folder: Path, columns: Columns, state: State) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def files(folder: Path) -> list[tuple[str, int]]:
+    """A committed version's files and their sizes, COMMITTED last: what another replica
+    copies to open this version without reading the store (qa/peer.py)."""
+    names = sorted(p.name for p in folder.iterdir() if p.name != COMMITTED) + [COMMITTED]
+    return [(name, (folder / name).stat().st_size) for name in names]
+
+
 @dataclass
 class Version:
-    """A committed version as opened: its columns, BM25 index and state, and its sentence ids
-    in sorted order with their rows."""
+    """A committed version as opened: its folder, columns, BM25 index and state, and its
+    sentence ids in sorted order with their rows."""
 
+    folder: Path
     columns: Columns
     lexical: LexicalIndex
     state: State
@@ -456,7 +476,7 @@ def read(folder: Path) -> Version:
                       **{name: array(name) for name in _ARRAYS})
     lexical = LexicalIndex({w: i for i, w in enumerate(columns.vocabulary)}, len(columns.passages),
                            array("bm25_indptr"), array("bm25_rows"), array("bm25_scores"))
-    return Version(columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State),
+    return Version(folder, columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State),
                    array("sentence_keys_sorted"), array("sentence_id_order"))
 
 

@@ -25,6 +25,7 @@ from index import readmodel
 from index.documents import Document, Passage, Span, span_id
 from index.lexical import LexicalIndex, terms
 from index.store import SentenceRecord, Store
+from qa import peer
 
 # Above this many sentences a whole-store rebuild runs in a child process: the snapshot's
 # Python objects would otherwise stay in the server's memory (the allocator keeps it).
@@ -177,8 +178,12 @@ class Corpus:
         except (OSError, ValueError, msgspec.DecodeError):
             return None  # damaged: the whole store is read instead
 
-    @staticmethod
-    def _write_next(store: Store, settings: Settings, folder: Path, previous: Corpus | None) -> None:
+    @classmethod
+    def _write_next(cls, store: Store, settings: Settings, folder: Path, previous: Corpus | None) -> None:
+        if previous is None and settings.read_model_peer:
+            previous = cls._from_peer(settings, folder.parent, store.prefix)
+            if readmodel.is_committed(folder):  # the peer's version is this generation's
+                return
         state = previous.version.state if previous is not None else None
         changes = store.changes_since(state.changes_until, frozenset(state.applied)) if state is not None else None
         if previous is not None and changes is not None:
@@ -189,6 +194,15 @@ class Corpus:
             readmodel.rebuild_in_child(settings, store.prefix, folder)
         else:
             readmodel.rebuild(store, folder)
+
+    @classmethod
+    def _from_peer(cls, settings: Settings, parent: Path, prefix: str) -> Corpus | None:
+        with peer.client_for(settings) as client:
+            copied = peer.copy_version(client, parent, prefix)
+        try:
+            return cls.open(copied) if copied else None
+        except (OSError, ValueError, msgspec.DecodeError):
+            return None
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages the document has (0 for an id the corpus does not hold)."""

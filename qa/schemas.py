@@ -211,3 +211,18 @@ class HighlightedRange(msgspec.Struct):
     start: int
     end: int
     text: str
+
+
+class ReadModelFile(msgspec.Struct):
+    name: str
+    size: int = msgspec.field(name="bytes")
+
+
+class ReadModelManifest(msgspec.Struct):
+    """The read-model version a replica serves: what another replica copies instead of reading
+    the whole store (`read_model_peer`)."""
+
+    prefix: str  # the store's collection prefix: a copy is only of the same corpus
+    generation: str
+    format: str
+    files: list[ReadModelFile]  # COMMITTED last

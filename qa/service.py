@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 
 from config import Settings
+from index import readmodel
 from index.embedding import Embedder, load_embedder
 from index.pipeline import IngestReport, ingest
 from index.store import Store, StoreUnavailable
@@ -22,7 +23,7 @@ from qa.corpus import Corpus
 from qa.filters import UnknownDocuments, describe, select
 from qa.question import analyse
 from qa.retrieval import Hit, Retriever
-from qa.schemas import AskResponse, Filters, SearchHit, SearchResponse
+from qa.schemas import AskResponse, Filters, ReadModelFile, ReadModelManifest, SearchHit, SearchResponse
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 0.25  # how often a replica checks whether the store has changed (one small read)
@@ -97,6 +98,20 @@ class QAService:
             existed = self.store.delete_document(doc_id)
             self.refresh(force=True)
         return existed
+
+    def read_model(self) -> ReadModelManifest:
+        """The files of the read-model version this replica has open, for another replica to copy."""
+        folder = self.corpus.version.folder
+        return ReadModelManifest(prefix=self.store.prefix, generation=folder.name, format=readmodel.FORMAT,
+                                 files=[ReadModelFile(name, size) for name, size in readmodel.files(folder)])
+
+    def read_model_file(self, generation: str, name: str) -> Path | None:
+        """One file of the open version, None unless `generation` is that version and `name`
+        one of its files (nothing else under the data dir is ever served)."""
+        folder = self.corpus.version.folder
+        if generation != folder.name or name not in {n for n, _ in readmodel.files(folder)}:
+            return None
+        return folder / name
 
     def _scope(self, filters: Filters | None) -> tuple[Corpus, list[str] | None]:
         """The corpus and the ids of the documents a request may draw on (None: all). A filter

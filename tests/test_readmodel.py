@@ -319,3 +319,50 @@ def test_a_writer_is_waited_for_from_the_moment_it_starts(service, tmp_path, mon
         assert list(other.parent.glob(f"{other.name}.*.tmp"))  # marked while it runs
         raise StoreUnavailable("the store went away mid-write")
     assert not list(other.parent.glob(f"{other.name}.*"))
+
+
+def test_a_replica_without_a_read_model_copies_a_peers_instead_of_reading_the_store(service, client, tmp_path,
+                                                                                      monkeypatch):
+    """With `read_model_peer`, a replica whose data dir holds no version copies the one the peer
+    has open (GET /read-model) and reads nothing whole from the store; a peer that cannot be
+    reached leaves no partial copy behind, and the store is read instead."""
+    import contextlib
+
+    import qa.peer
+
+    def whole_store_read(*args):
+        raise AssertionError("the whole store was read")
+
+    settings = service.settings.replace(data_dir=str(tmp_path / "copy"), read_model_peer="http://peer")
+    with monkeypatch.context() as patch:
+        patch.setattr(qa.peer, "client_for", lambda settings: contextlib.nullcontext(client))
+        patch.setattr(readmodel, "rebuild", whole_store_read)
+        patch.setattr(readmodel, "rebuild_in_child", whole_store_read)
+        copied = Corpus.load(service.store, settings)
+    _same(copied, service.corpus)
+    folder = copied.version.folder
+    assert folder.parent == tmp_path / "copy" / "readmodel" / service.store.prefix
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name] and readmodel.is_committed(folder)
+    served = service.corpus.version.folder
+    assert [(n, s) for n, s in readmodel.files(folder)] == readmodel.files(served)
+    assert all((folder / n).read_bytes() == (served / n).read_bytes() for n, _ in readmodel.files(folder))
+
+    unreachable = service.settings.replace(data_dir=str(tmp_path / "store"), read_model_peer="http://127.0.0.1:9")
+    _same(Corpus.load(service.store, unreachable), service.corpus)
+    parent = tmp_path / "store" / "readmodel" / service.store.prefix
+    assert [p.name for p in parent.iterdir()] == [service.store.generation()]
+
+
+def test_the_read_model_is_served_file_by_file_and_nothing_else(service, client):
+    manifest = client.get("/read-model").json()
+    folder = service.corpus.version.folder
+    assert manifest["generation"] == folder.name and manifest["prefix"] == service.store.prefix
+    assert [f["name"] for f in manifest["files"]][-1] == readmodel.COMMITTED
+    state = client.get(f"/read-model/{folder.name}/state.json")
+    assert state.status_code == 200 and state.content == (folder / "state.json").read_bytes()
+    assert int(state.headers["content-length"]) == len(state.content)
+    for path in ("/read-model/another-generation/state.json", f"/read-model/{folder.name}/state.jsonx",
+                 f"/read-model/{folder.name}/..%2F..%2Fchroma.sqlite3", f"/read-model/{folder.name}/../../x"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "Traceback" not in response.text

@@ -25,6 +25,7 @@ from qa.api.dependencies import provide_service
 from qa.api.health import HealthController
 from qa.api.metrics import MetricsController, prometheus_config
 from qa.api.ratelimit import rate_limit_configs
+from qa.api.replication import ReadModelController
 from qa.api.request_ids import RequestIdMiddleware, add_request_id_header, install_logging
 from qa.api.search import SearchController
 from qa.api.security import API_KEY_HEADER, PUBLIC, api_key_guard
@@ -76,8 +77,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
                 app.state.service.close()
 
     return Litestar(
-        route_handlers=[AskController, StreamController, SearchController, HealthController,
-                        CitationController, ReferenceController, StaticController, MetricsController,
+        route_handlers=[AskController, StreamController, SearchController, HealthController, CitationController,
+                        ReferenceController, StaticController, MetricsController, ReadModelController,
                         # Reads and writes of /documents; article uploads may be larger than any other request.
                         Router("/", route_handlers=[DocumentWriteController, upload_file],
                                request_max_body_size=settings.max_upload_bytes)],
