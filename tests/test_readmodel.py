@@ -321,8 +321,19 @@ def test_a_writer_is_waited_for_from_the_moment_it_starts(service, tmp_path, mon
     assert not list(other.parent.glob(f"{other.name}.*"))
 
 
-def test_a_replica_without_a_read_model_copies_a_peers_instead_of_reading_the_store(service, client, tmp_path,
-                                                                                      monkeypatch):
+def keyed_client(service, key: str | None = "replica-key"):
+    """A client of `service`'s API configured with the API key `key`, which it sends."""
+    from litestar.testing import TestClient
+
+    from qa.api.app import create_app
+
+    client = TestClient(create_app(service.settings.replace(api_key=key or "", rate_limit_per_minute=0), service))
+    if key:
+        client.headers["X-API-Key"] = key
+    return client
+
+
+def test_a_replica_without_a_read_model_copies_a_peers_instead_of_reading_the_store(service, tmp_path, monkeypatch):
     """With `read_model_peer`, a replica whose data dir holds no version copies the one the peer
     has open (GET /read-model) and reads nothing whole from the store; a peer that cannot be
     reached leaves no partial copy behind, and the store is read instead."""
@@ -334,7 +345,7 @@ def test_a_replica_without_a_read_model_copies_a_peers_instead_of_reading_the_st
         raise AssertionError("the whole store was read")
 
     settings = service.settings.replace(data_dir=str(tmp_path / "copy"), read_model_peer="http://peer")
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch, keyed_client(service) as client:
         patch.setattr(qa.peer, "client_for", lambda settings: contextlib.nullcontext(client))
         patch.setattr(readmodel, "rebuild", whole_store_read)
         patch.setattr(readmodel, "rebuild_in_child", whole_store_read)
@@ -354,6 +365,16 @@ def test_a_replica_without_a_read_model_copies_a_peers_instead_of_reading_the_st
 
 
 def test_the_read_model_is_served_file_by_file_and_nothing_else(service, client):
+    """Only to a client with the API key (other replicas): one request sends a whole file."""
+    assert client.get("/read-model").status_code == 403  # the server has no key: copies are disabled
+    with keyed_client(service) as keyed:
+        keyed.headers.pop("X-API-Key")
+        assert keyed.get("/read-model").status_code == 401
+        keyed.headers["X-API-Key"] = "replica-key"
+        _served_file_by_file(service, keyed)
+
+
+def _served_file_by_file(service, client) -> None:
     manifest = client.get("/read-model").json()
     folder = service.corpus.version.folder
     assert manifest["generation"] == folder.name and manifest["prefix"] == service.store.prefix

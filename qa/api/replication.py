@@ -1,6 +1,7 @@
 """GET /read-model: the read-model version this replica has open, file by file, so that a new
-replica (`read_model_peer`) copies it instead of reading the whole store from Chroma. Under
-the read policy: the files hold what the other read endpoints serve, no more."""
+replica (`read_model_peer`) copies it instead of reading the whole store from Chroma. Only
+with the API key, which replicas share: the files hold no more than the read endpoints
+serve, but one request sends hundreds of megabytes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Stream
 
 from qa.api.routing import get_or_head
+from qa.api.security import REPLICAS
 from qa.schemas import ReadModelManifest
 from qa.service import QAService
 
@@ -20,6 +22,7 @@ from qa.service import QAService
 class ReadModelController(Controller):
     path = "/read-model"
     tags = ["operations"]
+    opt = {REPLICAS: True}
 
     @get_or_head("/", sync_to_thread=True, summary="The open read-model version's files")
     def manifest(self, service: QAService) -> ReadModelManifest:

@@ -1,6 +1,8 @@
 """Who may call what: an API key, compared in constant time, guards every write and, when
 `read_requires_key` is set, every read. Route handlers mark themselves through `opt`:
-WRITE (changes the corpus) or PUBLIC (probes, metrics, API docs, the widget's files)."""
+WRITE (changes the corpus), REPLICAS (for other replicas only: a copy of the read model,
+hundreds of megabytes per request, is no public read) or PUBLIC (probes, metrics, API docs,
+the widget's files)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from litestar.types import Guard
 from config import Settings
 
 WRITE = "write"
+REPLICAS = "replicas"
 PUBLIC = "public"
 API_KEY_HEADER = "X-API-Key"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="qa"'}
@@ -31,12 +34,12 @@ def api_key_guard(settings: Settings) -> Guard:
     configured = settings.api_key.encode()
 
     def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-        writes = bool(handler.opt.get(WRITE))
-        if not writes and (handler.opt.get(PUBLIC) or not settings.read_requires_key):
+        writes, replicas = bool(handler.opt.get(WRITE)), bool(handler.opt.get(REPLICAS))
+        if not writes and not replicas and (handler.opt.get(PUBLIC) or not settings.read_requires_key):
             return
         if not configured:
             # An unset key must never mean "open": refuse until the operator sets one.
-            what = "writes are" if writes else "reads are"
+            what = "writes are" if writes else "copies of the read model are" if replicas else "reads are"
             raise PermissionDeniedException(f"{what} disabled: the server has no API key configured (set QA_API_KEY)")
         key = presented_key(connection)
         if key is None:
