@@ -269,9 +269,10 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
     data dir as on separate machines, or (`shared`) one data dir as compose.yaml's shared
     read-model volume: their start (a replica writes its read model from Chroma, or opens the
     one on the shared volume; with `peer`, every replica after the first starts with an empty
-    data dir and copies the first one's read model, `read_model_peer`), their RSS when ready and after answering `asked`, and the seconds from a POST /documents
-    to one replica until the article is answered from on every replica, then from its DELETE
-    until no replica has it (twice: the first write also loads the writer's ingest embedder)."""
+    data dir and copies the first one's read model, `read_model_peer`), their RSS when ready
+    and after answering `asked`, and the seconds from a POST /documents to one replica until
+    the article is answered from on every replica, then from its DELETE until no replica has
+    it (twice: the first write also loads the writer's ingest embedder)."""
     key = uuid.uuid4().hex
     env = {**os.environ, "QA_STORE_MODE": "http", "QA_CHROMA_HOST": settings.chroma_host,
            "QA_CHROMA_PORT": str(settings.chroma_port), "QA_COLLECTION": settings.collection, "QA_API_KEY": key,
@@ -308,8 +309,9 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
             httpx.delete(f"http://127.0.0.1:{ports[0]}/documents/{doc_id}", headers={"X-API-Key": key},
                          timeout=600).raise_for_status()
             gone.append(_until_all(ports, lambda port: not _answered(port, ask), started))
-    return {"replicas": count, "shared_data_dir": shared, "read_model_peer": peer, "ready_s": ready_s, "rss_mb_ready": rss_ready,
-            "rss_mb_after_questions": rss_asked, "questions_asked_each": len(asked), "post_to_answerable_s": visible,
+    return {"replicas": count, "shared_data_dir": shared, "read_model_peer": peer, "ready_s": ready_s,
+            "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_asked, "questions_asked_each": len(asked),
+            "post_to_answerable_s": visible,
             "delete_to_gone_s": gone}
 
 

@@ -47,9 +47,9 @@ def copy_version(client: httpx.Client, parent: Path, prefix: str) -> Path | None
 
 def _copy(client: httpx.Client, manifest: ReadModelManifest, parent: Path) -> Path:
     names = [f.name for f in manifest.files]
-    if not names or names[-1] != readmodel.COMMITTED or any(Path(n).name != n or n.startswith(".") for n in names):
+    if not names or names[-1] != readmodel.COMMITTED or not all(map(_plain, names)):
         raise ValueError(f"not a read-model version's files: {names[:5]}")
-    if Path(manifest.generation).name != manifest.generation or manifest.generation.startswith("."):
+    if not _plain(manifest.generation):
         raise ValueError(f"not a generation: {manifest.generation!r}")
     folder = parent / manifest.generation
     if readmodel.is_committed(folder):
@@ -70,3 +70,8 @@ def _copy(client: httpx.Client, manifest: ReadModelManifest, parent: Path) -> Pa
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _plain(name: str) -> bool:
+    """A name that stays inside the folder it is joined to (what a peer sends is not trusted)."""
+    return Path(name).name == name and not name.startswith(".")
