@@ -1,4 +1,4 @@
-"""Check the project's news question sets (news-train, news-headline, -2, -3): ids unique, every
+"""Check the project's news question sets (news-train, news-headline, -2, -3, -4): ids unique, every
 answer and evidence sentence verbatim in its article's body, the first answer inside the
 evidence, unanswerable rows empty; for news-train also that no answerable question copies
 five consecutive words of its evidence and that every article is used.
@@ -57,7 +57,7 @@ def check(folder: Path) -> list[str]:
 
 
 def main() -> int:
-    errors = [e for name in (sys.argv[1:] or ["news-train", "news-headline", "news-headline-2", "news-headline-3"]) for e in check(HERE / name)]
+    errors = [e for name in (sys.argv[1:] or ["news-train", "news-headline", "news-headline-2", "news-headline-3", "news-headline-4"]) for e in check(HERE / name)]
     print("\n".join(errors) if errors else "OK")
     return 1 if errors else 0
 
