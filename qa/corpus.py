@@ -173,17 +173,23 @@ class Corpus:
 
     @classmethod
     def _latest(cls, parent: Path) -> Corpus | None:
+        return cls._opened(readmodel.latest(parent))
+
+    @classmethod
+    def _opened(cls, folder: Path | None) -> Corpus | None:
         try:
-            return cls.open(folder) if (folder := readmodel.latest(parent)) else None
+            return cls.open(folder) if folder else None
         except (OSError, ValueError, msgspec.DecodeError):
             return None  # damaged: the whole store is read instead
 
     @classmethod
     def _write_next(cls, store: Store, settings: Settings, folder: Path, previous: Corpus | None) -> None:
         if previous is None and settings.read_model_peer:
-            previous = cls._from_peer(settings, folder.parent, store.prefix)
-            if readmodel.is_committed(folder):  # the peer's version is this generation's
+            with peer.client_for(settings) as client:
+                copied = peer.copy_version(client, folder.parent, store.prefix)
+            if copied == folder:  # the peer's version is this generation's: load() opens it
                 return
+            previous = cls._opened(copied)
         state = previous.version.state if previous is not None else None
         changes = store.changes_since(state.changes_until, frozenset(state.applied)) if state is not None else None
         if previous is not None and changes is not None:
@@ -194,15 +200,6 @@ class Corpus:
             readmodel.rebuild_in_child(settings, store.prefix, folder)
         else:
             readmodel.rebuild(store, folder)
-
-    @classmethod
-    def _from_peer(cls, settings: Settings, parent: Path, prefix: str) -> Corpus | None:
-        with peer.client_for(settings) as client:
-            copied = peer.copy_version(client, parent, prefix)
-        try:
-            return cls.open(copied) if copied else None
-        except (OSError, ValueError, msgspec.DecodeError):
-            return None
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages the document has (0 for an id the corpus does not hold)."""
