@@ -1,17 +1,18 @@
 """The lexical side of retrieval: a BM25 index over passages, and the term analyser (lower
 case, stop words, Snowball stemming) shared with answer scoring.
 
-The index is part of the read model (index/readmodel.py): its arrays are written once per
-corpus generation and opened memory-mapped."""
+The index is part of the read model (index/readmodel.py): its postings are written with the
+passages they index and opened memory-mapped."""
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csc_matrix, csr_matrix
 
 WORD = re.compile(r"\w\w+|\d")
 
@@ -43,34 +44,68 @@ def stem_words(words: list[str]) -> list[str]:
 K1, B = 1.5, 0.75  # Lucene's BM25, as bm25s computes it
 
 
-class LexicalIndex:
-    """BM25 over passage rows, as a term-major sparse matrix of precomputed scores (Lucene's
-    variant: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf / (tf + k1 (1 - b + b dl / avgdl))):
-    a query adds up the columns of its terms. Built in numpy from every passage's term ids and
-    counts (the read model keeps those), so a new corpus version costs no re-analysis of text."""
+@dataclass(frozen=True)
+class Postings:
+    """Term-major postings of some passages: term t occurs `counts[k]` times in passage row
+    `rows[k]` for k in [indptr[t], indptr[t + 1]). Rows are the corpus's, so the postings of
+    a corpus's first passages and of those added since (the read model's base and tail)
+    are searched side by side; terms beyond `len(indptr) - 1` (newer words) occur in none."""
 
-    def __init__(self, vocabulary: dict[str, int], passages: int, indptr: np.ndarray, rows: np.ndarray,
-                 scores: np.ndarray) -> None:
-        self._vocabulary = vocabulary
-        self.passages = passages
-        self._indptr, self._rows, self._scores = indptr, rows, scores
-        self._df = np.diff(indptr)
+    indptr: np.ndarray  # int64
+    rows: np.ndarray  # int32
+    counts: np.ndarray  # int32
 
-    @staticmethod
-    def matrix(passages: int, term_ids: np.ndarray, counts: np.ndarray, bounds: np.ndarray,
-               vocabulary_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(indptr, rows, scores) of the term-major matrix, from each passage's distinct term
-        ids and their counts (passage p's are [bounds[p]:bounds[p + 1]])."""
-        owner = np.repeat(np.arange(passages, dtype=np.int32), np.diff(bounds))
-        lengths = np.bincount(owner, weights=counts, minlength=passages)
-        average = max(float(lengths.mean()), 1e-9) if passages else 1.0
-        df = np.bincount(term_ids, minlength=vocabulary_size)
-        idf = np.log(1 + (passages - df + 0.5) / (df + 0.5))
-        tf = counts.astype(np.float64)
-        scores = (idf[term_ids] * tf / (tf + K1 * (1 - B + B * lengths[owner] / average))).astype(np.float32)
+    @classmethod
+    def empty(cls) -> Postings:
+        return cls(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
+
+    @classmethod
+    def of(cls, first_row: int, term_ids: np.ndarray, counts: np.ndarray, bounds: np.ndarray,
+           vocabulary_size: int) -> Postings:
+        """Postings of passages first_row, first_row + 1, ... from each one's distinct term ids
+        and their counts (the k-th passage's are [bounds[k]:bounds[k + 1]])."""
         # Passage-major to term-major: scipy transposes in linear time (a sort would not).
-        by_term = csr_matrix((scores, term_ids, bounds), shape=(passages, vocabulary_size)).tocsc()
-        return by_term.indptr.astype(np.int64), by_term.indices.astype(np.int32), by_term.data
+        by_term = csr_matrix((counts, term_ids, bounds), shape=(len(bounds) - 1, vocabulary_size)).tocsc()
+        return cls(by_term.indptr.astype(np.int64), (by_term.indices + first_row).astype(np.int32),
+                   by_term.data.astype(np.int32))
+
+    @classmethod
+    def merged(cls, parts: list[Postings], keep: np.ndarray, vocabulary_size: int) -> Postings:
+        """One set of postings from `parts` (disjoint passages), without the rows `keep` drops,
+        the rest renumbered in order."""
+        terms_ = np.concatenate([np.repeat(np.arange(len(p.indptr) - 1, dtype=np.int32), np.diff(p.indptr))
+                                 for p in parts])
+        rows, counts = np.concatenate([p.rows for p in parts]), np.concatenate([p.counts for p in parts])
+        kept = keep[rows]
+        new_row = (np.cumsum(keep) - 1).astype(np.int32)
+        by_term = csc_matrix((counts[kept], (new_row[rows[kept]], terms_[kept])),
+                             shape=(int(keep.sum()), vocabulary_size))
+        return cls(by_term.indptr.astype(np.int64), by_term.indices.astype(np.int32), by_term.data.astype(np.int32))
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    def document_frequency(self, vocabulary_size: int) -> np.ndarray:
+        df = np.diff(self.indptr)
+        return np.pad(df, (0, vocabulary_size - len(df)))
+
+
+class LexicalIndex:
+    """BM25 over passage rows (Lucene's variant: idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
+    tf / (tf + k1 (1 - b + b dl / avgdl))): a query adds up, over the postings of its terms,
+    the weights computed from the term counts and passage lengths. Nothing corpus-wide is
+    stored precomputed, so postings written for earlier passages stay valid as passages are
+    added, and a new corpus version writes only the new passages' postings."""
+
+    def __init__(self, vocabulary: dict[str, int], lengths: np.ndarray, parts: list[Postings]) -> None:
+        self._vocabulary = vocabulary
+        self.passages = len(lengths)
+        self._parts = parts
+        average = max(float(lengths.mean()), 1e-9) if len(lengths) else 1.0
+        self._norm = K1 * (1 - B + B * lengths.astype(np.float64) / average)
+        self._df = sum((p.document_frequency(len(vocabulary)) for p in parts), np.zeros(len(vocabulary), dtype=np.int64))
+        self._idf = np.log(1 + (self.passages - self._df + 0.5) / (self._df + 0.5))
 
     def idf(self, term: str) -> float:
         t = self._vocabulary.get(term)
@@ -85,9 +120,15 @@ class LexicalIndex:
         """BM25 score of every passage row (a term asked twice counts twice)."""
         ids = [t for t in (self._vocabulary.get(term) for term in query_terms)
                if t is not None and t < len(self._df) and self._df[t]]
-        if not ids:
+        rows, weights = [], []
+        for part in self._parts:
+            for t in ids:
+                if t + 1 < len(part.indptr):
+                    at = slice(part.indptr[t], part.indptr[t + 1])
+                    hits, tf = part.rows[at], part.counts[at].astype(np.float64)
+                    rows.append(hits)
+                    weights.append(self._idf[t] * tf / (tf + self._norm[hits]))
+        if not rows:
             return np.zeros(self.passages, dtype=np.float32)
-        parts = [slice(self._indptr[t], self._indptr[t + 1]) for t in ids]
-        rows = np.concatenate([self._rows[p] for p in parts])
-        weights = np.concatenate([self._scores[p] for p in parts])
-        return np.bincount(rows, weights=weights, minlength=self.passages).astype(np.float32)
+        return np.bincount(np.concatenate(rows), weights=np.concatenate(weights),
+                           minlength=self.passages).astype(np.float32)

@@ -12,24 +12,25 @@ copy through the page cache. One folder per generation under `<data_dir>/readmod
     sentences.npy       per sentence row: start, end; a passage's rows are in text order
     sentence_ids.npy    per sentence row: the store's id, and sentence_keys.npy, the id as an
                         integer; sentence_keys_sorted.npy and sentence_id_order.npy (their rows)
-                        map the ids Chroma's nearest-neighbour search returns to rows
+                        map the ids Chroma's nearest-neighbour search returns to rows: those
+                        of the vectors' base rows, and *_tail.npy those of the rest
     term_ids.npy        each sentence's distinct analysed words as vocabulary ids, concatenated;
     term_bounds.npy     sentence s's are term_ids[term_bounds[s]:term_bounds[s+1]]
-    passage_terms.npy   each passage's distinct words (ids) and how often each occurs: BM25's
-    passage_counts.npy  input, so that a new version rebuilds BM25 without re-reading text
-    passage_term_bounds.npy
+    passage_lengths.npy per passage row: its number of analysed words (BM25's length norm)
     vocabulary.json     the words of those ids (a new version only appends)
     vectors.npy         sentence vectors, float16 (cosines move by less than 1e-3): the first
     vectors_tail.npy    rows in vectors.npy, the rest in vectors_tail.npy (see `Vectors`)
-    bm25_*.npy          the BM25 matrix (index/lexical.py)
+    bm25_*.npy          BM25's postings (index/lexical.py): which passages hold each word, how
+    bm25_tail_*.npy     often; the first passages' in bm25_*, those added since in bm25_tail_*
     state.json          the store generation and the time of the last change applied
     COMMITTED           written last, holding the format: a folder without it (or of another
                         format) is incomplete and never opened
 
 A new generation is written from the previous one and the documents that changed (`apply`),
 in numpy, or from a whole store snapshot when there is no previous one (`from_snapshot`).
-A version that only adds documents links the previous version's vectors.npy and
-documents.msgpack instead of rewriting them (four fifths of a version's bytes)."""
+A version that only adds documents links the previous version's vectors.npy,
+documents.msgpack and BM25 postings instead of rewriting them, and a reader that held the
+previous version decodes only the documents added since."""
 
 from __future__ import annotations
 
@@ -50,15 +51,16 @@ import numpy as np
 
 from config import Settings
 from index.documents import Document
-from index.lexical import LexicalIndex, terms
+from index.lexical import LexicalIndex, Postings, terms
 from index.store import Snapshot, Store, StoreUnavailable
 
 COMMITTED = "COMMITTED"
 ID_DTYPE = "S20"  # index.documents.span_id: 20 hex characters
-FORMAT = "read model 7"  # written into COMMITTED: a folder of another format is rebuilt, never misread
+FORMAT = "read model 8"  # written into COMMITTED: a folder of another format is rebuilt, never misread
 VECTOR_DIM = 384
 _ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "sentence_keys", "term_ids", "term_bounds",
-           "passage_terms", "passage_counts", "passage_term_bounds")
+           "passage_lengths")
+_POSTINGS = ("indptr", "rows", "counts")
 TAIL_MAX_FRACTION = 1 / 16  # a tail file is merged into its base when it would outgrow this share of it
 
 
@@ -154,12 +156,51 @@ def _keeps_base(keep: np.ndarray, base_file: Path | None, tail_rows: int, base_r
 
 
 @dataclass
+class Bm25:
+    """BM25's postings (index/lexical.py) of passage rows [0, n) in `base` and of the rest in
+    `tail`, kept and merged as `Vectors` are: a version that only adds documents links the
+    base files and writes the small tail."""
+
+    base: Postings
+    tail: Postings
+    base_folder: Path | None = None  # the committed version whose bm25_* files `base` was opened from
+
+    def extended(self, keep: np.ndarray, added: Postings, added_passages: int, vocabulary_size: int) -> Bm25:
+        """These postings without the passages `keep` drops, then `added`: the postings of
+        `added_passages` more, numbered on from this version's rows."""
+        kept = np.concatenate([keep, np.ones(added_passages, dtype=bool)])
+        if _keeps_base(keep, self.base_folder, self.tail.size + added.size, self.base.size):
+            return Bm25(self.base, Postings.merged([self.tail, added], kept, vocabulary_size), self.base_folder)
+        return Bm25(Postings.merged([self.base, self.tail, added], kept, vocabulary_size), Postings.empty())
+
+    def save(self, folder: Path) -> None:
+        if not _linked_all(self.base_folder, folder, [f"bm25_{name}.npy" for name in _POSTINGS]):
+            for name in _POSTINGS:
+                np.save(folder / f"bm25_{name}.npy", getattr(self.base, name))
+        for name in _POSTINGS:
+            np.save(folder / f"bm25_tail_{name}.npy", getattr(self.tail, name))
+
+
+def _linked_all(source: Path | None, target: Path, names: list[str]) -> bool:
+    """Whether every one of these files of folder `source` could be linked into `target`;
+    when one cannot, none is left linked (writing over a link would change the source's file)."""
+    for done, name in enumerate(names):
+        if not _linked(source / name if source else None, target / name):
+            for linked in names[:done]:
+                (target / linked).unlink()
+            return False
+    return True
+
+
+@dataclass
 class DocumentsBase:
     """The first `count` documents of a version, as committed in `file` (documents.msgpack):
     the next version links that file when it keeps them all, and writes only the rest."""
 
     file: Path
     count: int
+    identity: tuple[int, ...] = ()  # the file's inode, size and time as opened: a reader of the next version
+    # that finds the same file (a link) reuses these documents instead of decoding them again
 
 
 def _linked(source: Path | None, target: Path) -> bool:
@@ -186,11 +227,10 @@ class Columns:
     sentence_keys: np.ndarray  # (S,) uint64: id_keys(sentence_ids), kept so a new version only sorts
     term_ids: np.ndarray  # int32
     term_bounds: np.ndarray  # (S + 1,) int64
-    passage_terms: np.ndarray  # int32
-    passage_counts: np.ndarray  # int32
-    passage_term_bounds: np.ndarray  # (P + 1,) int64
+    passage_lengths: np.ndarray  # (P,) int32
     vocabulary: list[str]
     vectors: Vectors  # (S, 384)
+    bm25: Bm25
     documents_base: DocumentsBase | None = None  # where the first documents are already written
 
 
@@ -267,9 +307,11 @@ def from_snapshot(snapshot: Snapshot) -> Columns:
     return _records(list(snapshot.documents.values()), snapshot, {})
 
 
-def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str, int], first_code: int = 0) -> Columns:
+def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str, int], first_code: int = 0,
+             first_passage: int = 0) -> Columns:
     """Columns of these documents' records in the snapshot, document codes from `first_code`,
-    word ids from (and added to) `vocabulary`, which the columns then carry whole."""
+    word ids from (and added to) `vocabulary`, which the columns then carry whole, and their
+    BM25 postings (in `bm25.base`) numbering passages from `first_passage`."""
     doc_code = {d.id: first_code + n for n, d in enumerate(documents)}
     passages = sorted((p for p in snapshot.passages if p.doc_id in doc_code),
                       key=lambda p: (doc_code[p.doc_id], p.start))
@@ -285,6 +327,11 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         return [vocabulary.setdefault(w, len(vocabulary)) for w in words]
 
     vectors = snapshot.sentence_vectors[order] if order else np.zeros((0, VECTOR_DIM))
+    term_ids = np.array([i for words in sentence_words for i in ids(words)], dtype=np.int32)
+    passage_terms = np.array([i for words in passage_words for i in ids(words)], dtype=np.int32)
+    passage_counts = np.array([n for words in passage_words for n in words.values()], dtype=np.int32)
+    postings = Postings.of(first_passage, passage_terms, passage_counts,
+                           _bounds([len(words) for words in passage_words]), len(vocabulary))
     return Columns(
         documents=documents,
         passages=np.array([(doc_code[p.doc_id], p.start, p.end) for p in passages], dtype=np.int32).reshape(-1, 3),
@@ -292,12 +339,9 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         sentences=np.array([(s.start, s.end) for s in sentences], dtype=np.int32).reshape(-1, 2),
         sentence_ids=(sentence_ids := np.array([s.id.encode() for s in sentences], dtype=ID_DTYPE)),
         sentence_keys=id_keys(sentence_ids),
-        term_ids=np.array([i for words in sentence_words for i in ids(words)], dtype=np.int32),
-        term_bounds=_bounds([len(words) for words in sentence_words]),
-        passage_terms=np.array([i for words in passage_words for i in ids(words)], dtype=np.int32),
-        passage_counts=np.array([n for words in passage_words for n in words.values()], dtype=np.int32),
-        passage_term_bounds=_bounds([len(words) for words in passage_words]),
-        vocabulary=list(vocabulary), vectors=Vectors.of(vectors))
+        term_ids=term_ids, term_bounds=_bounds([len(words) for words in sentence_words]),
+        passage_lengths=np.array([words.total() for words in passage_words], dtype=np.int32),
+        vocabulary=list(vocabulary), vectors=Vectors.of(vectors), bm25=Bm25(postings, Postings.empty()))
 
 
 def release_memory() -> None:
@@ -359,9 +403,8 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
     kept_documents = [d for d, keep in zip(previous.documents, keep_doc) if keep]
     vocabulary = {w: i for i, w in enumerate(previous.vocabulary)}
     added = _records([d for d in snapshot.documents.values() if d.id in changed], snapshot, vocabulary,
-                     first_code=len(kept_documents))
+                     first_code=len(kept_documents), first_passage=len(previous.passages))
     keep_terms = _runs(keep_sentence, previous.term_bounds)
-    keep_passage_terms = _runs(keep_passage, previous.passage_term_bounds)
     base = previous.documents_base
     keeps_base = base is not None and _keeps_base(keep_doc, base.file, len(kept_documents) + len(added.documents)
                                                   - base.count, base.count)
@@ -377,12 +420,11 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
         term_ids=np.concatenate([previous.term_ids[keep_terms], added.term_ids]),
         term_bounds=_bounds(np.concatenate([np.diff(previous.term_bounds)[keep_sentence],
                                             np.diff(added.term_bounds)])),
-        passage_terms=np.concatenate([previous.passage_terms[keep_passage_terms], added.passage_terms]),
-        passage_counts=np.concatenate([previous.passage_counts[keep_passage_terms], added.passage_counts]),
-        passage_term_bounds=_bounds(np.concatenate([np.diff(previous.passage_term_bounds)[keep_passage],
-                                                    np.diff(added.passage_term_bounds)])),
+        passage_lengths=np.concatenate([previous.passage_lengths[keep_passage], added.passage_lengths]),
         vocabulary=added.vocabulary,
-        vectors=previous.vectors.extended(keep_sentence, added.vectors.base))
+        vectors=previous.vectors.extended(keep_sentence, added.vectors.base),
+        bm25=previous.bm25.extended(keep_passage, added.bm25.base, len(added.passages),
+                                    len(added.vocabulary)))
 
 
 def write(folder: Path, columns: Columns, state: State) -> None:
@@ -397,17 +439,24 @@ def write(folder: Path, columns: Columns, state: State) -> None:
     for name in _ARRAYS:
         np.save(tmp / f"{name}.npy", getattr(columns, name))
     columns.vectors.save(tmp)
-    order = np.argsort(columns.sentence_keys, kind="stable").astype(np.int32)
-    np.save(tmp / "sentence_id_order.npy", order)
-    np.save(tmp / "sentence_keys_sorted.npy", columns.sentence_keys[order])
+    _save_id_order(tmp, columns.sentence_keys, len(columns.vectors.base),
+                   columns.vectors.base_file.parent if columns.vectors.base_file else None)
     (tmp / "vocabulary.json").write_bytes(msgspec.json.encode(columns.vocabulary))
-    matrix = LexicalIndex.matrix(len(columns.passages), columns.passage_terms, columns.passage_counts,
-                                 columns.passage_term_bounds, len(columns.vocabulary))
-    for name, array in zip(("indptr", "rows", "scores"), matrix):
-        np.save(tmp / f"bm25_{name}.npy", array)
+    columns.bm25.save(tmp)
     (tmp / "state.json").write_bytes(msgspec.json.encode(state))
     (tmp / COMMITTED).write_text(FORMAT)
     publish(tmp, folder)
+
+
+def _save_id_order(folder: Path, keys: np.ndarray, split: int, source: Path | None) -> None:
+    """The sentence ids in sorted order with their rows: of rows [0, split), linked from the
+    version `source` when its vectors' base is the same rows, and of the rest, sorted here."""
+    for suffix, first, last, linked_from in (("", 0, split, source), ("_tail", split, len(keys), None)):
+        names = [f"sentence_keys_sorted{suffix}.npy", f"sentence_id_order{suffix}.npy"]
+        if not _linked_all(linked_from, folder, names):
+            order = np.argsort(keys[first:last], kind="stable").astype(np.int32) + np.int32(first)
+            np.save(folder / names[0], keys[order])
+            np.save(folder / names[1], order)
 
 
 def staging(folder: Path) -> Path:
@@ -442,42 +491,68 @@ def files(folder: Path) -> list[tuple[str, int]]:
 @dataclass
 class Version:
     """A committed version as opened: its folder, columns, BM25 index and state, and its
-    sentence ids in sorted order with their rows."""
+    sentence ids in sorted order with their rows (two runs: the vectors' base rows, the rest)."""
 
     folder: Path
     columns: Columns
     lexical: LexicalIndex
     state: State
-    sorted_sentence_keys: np.ndarray
-    sentence_id_order: np.ndarray
+    sorted_sentence_keys: list[np.ndarray]
+    sentence_id_order: list[np.ndarray]
 
     def sentence_rows(self, ids: list[str]) -> list[int | None]:
         """The row of each of these store sentence ids (None for one this version does not hold)."""
-        if not ids or not len(self.sentence_id_order):
-            return [None] * len(ids)
+        found: list[int | None] = [None] * len(ids)
+        if not ids:
+            return found
         wanted = np.array([i.encode() for i in ids], dtype=ID_DTYPE)
-        at = np.minimum(np.searchsorted(self.sorted_sentence_keys, id_keys(wanted)), len(self.sentence_id_order) - 1)
-        rows = self.sentence_id_order[at]
-        return [int(r) if self.columns.sentence_ids[r] == w else None for r, w in zip(rows, wanted)]
+        keys = id_keys(wanted)
+        for sorted_keys, order in zip(self.sorted_sentence_keys, self.sentence_id_order):
+            if not len(order):
+                continue
+            rows = order[np.minimum(np.searchsorted(sorted_keys, keys), len(order) - 1)]
+            for k, (row, want) in enumerate(zip(rows.tolist(), wanted)):
+                if found[k] is None and self.columns.sentence_ids[row] == want:
+                    found[k] = row
+        return found
 
 
-def read(folder: Path) -> Version:
-    """Open a committed version; the arrays are memory-mapped."""
+def read(folder: Path, previous: Version | None = None) -> Version:
+    """Open a committed version; the arrays are memory-mapped. The documents that `previous`
+    (the version this reader holds) already decoded from the same file are taken from it."""
     def array(name: str) -> np.ndarray:
         # A plain view of the mapping: numpy's memmap subclass costs microseconds per index.
         return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
 
-    documents, tail = (msgspec.msgpack.decode((folder / name).read_bytes(), type=list[Document])
-                       for name in ("documents.msgpack", "documents_tail.msgpack"))
+    def postings(prefix: str) -> Postings:
+        return Postings(*(array(f"{prefix}_{name}") for name in _POSTINGS))
+
+    base_file = folder / "documents.msgpack"
+    identity = _identity(base_file)
+    known = previous.columns.documents_base if previous is not None else None
+    if known is not None and known.identity == identity:
+        documents = previous.columns.documents[: known.count]
+    else:
+        documents = msgspec.msgpack.decode(base_file.read_bytes(), type=list[Document])
+    tail = msgspec.msgpack.decode((folder / "documents_tail.msgpack").read_bytes(), type=list[Document])
     columns = Columns(documents=documents + tail,
-                      documents_base=DocumentsBase(folder / "documents.msgpack", len(documents)),
+                      documents_base=DocumentsBase(base_file, len(documents), identity),
                       vocabulary=msgspec.json.decode((folder / "vocabulary.json").read_bytes(), type=list[str]),
                       vectors=Vectors(array("vectors"), array("vectors_tail"), folder / "vectors.npy"),
+                      bm25=Bm25(postings("bm25"), postings("bm25_tail"), folder),
                       **{name: array(name) for name in _ARRAYS})
-    lexical = LexicalIndex({w: i for i, w in enumerate(columns.vocabulary)}, len(columns.passages),
-                           array("bm25_indptr"), array("bm25_rows"), array("bm25_scores"))
+    lexical = LexicalIndex({w: i for i, w in enumerate(columns.vocabulary)}, columns.passage_lengths,
+                           [columns.bm25.base, columns.bm25.tail])
     return Version(folder, columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State),
-                   array("sentence_keys_sorted"), array("sentence_id_order"))
+                   [array("sentence_keys_sorted"), array("sentence_keys_sorted_tail")],
+                   [array("sentence_id_order"), array("sentence_id_order_tail")])
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What tells one file from another here: a link shares all of it; a file written later
+    under a reused inode number differs in time."""
+    info = path.stat()
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _rebuild_child() -> int:

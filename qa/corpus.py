@@ -116,7 +116,7 @@ class Corpus:
     sentences: _Sentences = field(init=False)
     sentence_terms: _TermSets = field(init=False)
     passage_terms: _TermSets = field(init=False)  # the union of the passage's sentences' words
-    title_terms: dict[str, frozenset[str]] = field(init=False)
+    _title_terms: dict[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.generation, self.columns, self.lexical = self.version.state.generation, self.version.columns, \
@@ -141,12 +141,21 @@ class Corpus:
         self.passages, self.sentences = _Passages(me), _Sentences(me)
         self.sentence_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds)
         self.passage_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds[self.sentence_bounds])
-        self.title_terms = {doc_id: frozenset(terms(d.title)) for doc_id, d in self.documents.items()}
+        self._title_terms = {}
 
     @classmethod
-    def open(cls, folder: Path) -> "Corpus":
-        """Open the read model that index/readmodel.py wrote into `folder`."""
-        return cls(readmodel.read(folder))
+    def open(cls, folder: Path, previous: Corpus | None = None) -> "Corpus":
+        """Open the read model that index/readmodel.py wrote into `folder`; what `previous`
+        (the version before, still open) already decoded is taken from it."""
+        return cls(readmodel.read(folder, previous.version if previous is not None else None))
+
+    def title_terms(self, doc_id: str) -> frozenset[str]:
+        """The analysed words of the document's title, made when first asked for: a question
+        looks at a few documents, and a new version should not analyse every title again."""
+        found = self._title_terms.get(doc_id)
+        if found is None:
+            found = self._title_terms[doc_id] = frozenset(terms(self.documents[doc_id].title))
+        return found
 
     @classmethod
     def load(cls, store: Store, settings: Settings, previous: Corpus | None = None) -> "Corpus":
@@ -166,10 +175,10 @@ class Corpus:
                     cls._write_next(store, settings, folder, previous)
                 readmodel.release_memory()
             try:
-                return cls.open(folder)
+                return cls.open(folder, previous)
             except FileNotFoundError:
                 continue
-        return cls.open(folder)
+        return cls.open(folder, previous)
 
     @classmethod
     def _latest(cls, parent: Path) -> Corpus | None:

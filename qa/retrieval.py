@@ -91,7 +91,7 @@ class Retriever:
             doc_id = self.corpus.doc_ids[int(self.corpus.passage_doc[p])]
             features[i] = (fused[p] * RRF_K, lexical[p] / top_lexical, 1 / (1 + lexical_rank.get(p, 100)), best[i],
                            second[i], 1 / (1 + dense_rank.get(p, 100)), question.coverage(self.corpus.passage_terms[p]),
-                           question.coverage(self.corpus.title_terms[doc_id]),
+                           question.coverage(self.corpus.title_terms(doc_id)),
                            question.numbers_found(self.corpus.passage_text(p)) if question.numbers else 0.0)
         return features
 

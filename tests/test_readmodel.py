@@ -245,10 +245,11 @@ def test_a_crashed_writers_leftover_is_not_waited_for(service, tmp_path):
 
 
 def test_a_write_that_only_adds_links_the_files_before(embedder, tmp_path, monkeypatch):
-    """A write that only adds documents keeps the version before's vectors and documents files
-    (the same files, hard-linked: nothing rewritten) and puts what it adds in their tails; a
-    write that removes rows, or a tail that would outgrow its share of its base, writes that
-    file out whole again. Every version equals one built from the whole store."""
+    """A write that only adds documents keeps the version before's vectors, documents and BM25
+    postings files (the same files, hard-linked: nothing rewritten) and puts what it adds in
+    their tails, and the reader takes the documents it already decoded from the version it
+    held; a write that removes rows, or a tail that would outgrow its share of its base,
+    writes that file out whole again. Every version equals one built from the whole store."""
     import os
 
     from index.store import Store
@@ -260,29 +261,43 @@ def test_a_write_that_only_adds_links_the_files_before(embedder, tmp_path, monke
     files = sorted(SEEDS.glob("*.txt"))
     service.ingest(files[:3])
 
-    def check() -> tuple[int, int, int, int]:
-        """Inodes of the current version's vectors.npy and documents.msgpack, and their tails' lengths."""
+    def check() -> dict[str, int]:
+        """Inodes of the current version's base files, and their tails' lengths."""
         reference = tmp_path / "reference" / service.store.generation()
         readmodel.write(reference, readmodel.from_snapshot(service.store.snapshot()), readmodel.State("reference", 0))
         _same(service.corpus, Corpus.open(reference))
-        columns = service.corpus.columns
-        return (os.stat(columns.vectors.base_file).st_ino, len(columns.vectors.tail),
-                os.stat(columns.documents_base.file).st_ino, len(columns.documents) - columns.documents_base.count)
+        corpus, columns = service.corpus, service.corpus.columns
+        every = range(len(corpus.sentences))
+        assert corpus.version.sentence_rows([corpus.sentences[r].id for r in every]) == list(every)
+        return {"vectors": os.stat(columns.vectors.base_file).st_ino, "vectors_tail": len(columns.vectors.tail),
+                "documents": os.stat(columns.documents_base.file).st_ino,
+                "documents_tail": len(columns.documents) - columns.documents_base.count,
+                "bm25": os.stat(columns.bm25.base_folder / "bm25_rows.npy").st_ino, "bm25_tail": columns.bm25.tail.size,
+                "ids": os.stat(corpus.version.folder / "sentence_id_order.npy").st_ino,
+                "ids_tail": len(corpus.version.sentence_id_order[1])}
 
-    vectors, vectors_tail, documents, documents_tail = check()
-    assert vectors_tail == documents_tail == 0
+    first = check()
+    assert first["vectors_tail"] == first["documents_tail"] == first["bm25_tail"] == first["ids_tail"] == 0
     monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 1.0)
-    service.ingest([files[3]])  # added: both linked, its rows and record in the tails
-    linked_vectors, vectors_tail, linked_documents, documents_tail = check()
-    assert (linked_vectors, linked_documents, documents_tail) == (vectors, documents, 1) and vectors_tail > 0
-    # Added again: the sentences would outgrow the vectors' base (one base again); 2 documents beside 3 do not.
+    before = service.corpus
+    service.ingest([files[3]])  # added: all linked, its rows and record in the tails
+    added = check()
+    assert [added[k] for k in ("vectors", "documents", "bm25", "ids")] == \
+        [first[k] for k in ("vectors", "documents", "bm25", "ids")]
+    assert added["documents_tail"] == 1 and added["vectors_tail"] == added["ids_tail"] > 0 and added["bm25_tail"] > 0
+    assert all(service.corpus.documents[d] is before.documents[d] for d in before.documents)  # not decoded again
+    # Added again: the sentences and postings would outgrow their bases (one base again); 2 documents beside 3 do not.
     service.ingest([files[4]])
-    merged, vectors_tail, linked, documents_tail = check()
-    assert merged != vectors and vectors_tail == 0 and linked == documents and documents_tail == 2
+    merged = check()
+    assert merged["vectors"] != first["vectors"] and merged["vectors_tail"] == merged["ids_tail"] == 0
+    assert merged["ids"] != first["ids"]
+    assert merged["bm25"] != first["bm25"] and merged["bm25_tail"] == 0
+    assert merged["documents"] == first["documents"] and merged["documents_tail"] == 2
     monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 10.0)
-    assert service.delete(files[0].stem)  # removed: both written whole again
-    rewritten, vectors_tail, documents_rewritten, documents_tail = check()
-    assert rewritten != merged and documents_rewritten != documents and vectors_tail == documents_tail == 0
+    assert service.delete(files[0].stem)  # removed: all written whole again
+    rewritten = check()
+    assert all(rewritten[k] != merged[k] for k in ("vectors", "documents", "bm25", "ids"))
+    assert rewritten["vectors_tail"] == rewritten["documents_tail"] == rewritten["bm25_tail"] == rewritten["ids_tail"] == 0
 
 
 def test_a_writer_is_waited_for_from_the_moment_it_starts(service, tmp_path, monkeypatch):
