@@ -102,7 +102,7 @@ def next_version(corpus: Corpus, root: Path, name: str, changed: set[str], snaps
     version = readmodel.read(root / name, corpus.version)
     times["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    opened = Corpus(version)
+    opened = Corpus(version, corpus)
     times["corpus"] = time.perf_counter() - t0
     times["total"] = sum(times.values())
     return opened, {k: round(v, 3) for k, v in times.items()}

@@ -231,6 +231,7 @@ class Columns:
     vocabulary: list[str]
     vectors: Vectors  # (S, 384)
     bm25: Bm25
+    vocabulary_ids: dict[str, int] | None = None  # word -> id, once made (the next version copies it)
     documents_base: DocumentsBase | None = None  # where the first documents are already written
 
 
@@ -341,7 +342,8 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         sentence_keys=id_keys(sentence_ids),
         term_ids=term_ids, term_bounds=_bounds([len(words) for words in sentence_words]),
         passage_lengths=np.array([words.total() for words in passage_words], dtype=np.int32),
-        vocabulary=list(vocabulary), vectors=Vectors.of(vectors), bm25=Bm25(postings, Postings.empty()))
+        vocabulary=list(vocabulary), vocabulary_ids=vocabulary, vectors=Vectors.of(vectors),
+        bm25=Bm25(postings, Postings.empty()))
 
 
 def release_memory() -> None:
@@ -401,10 +403,25 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
     passages = previous.passages[keep_passage].copy()
     passages[:, 0] = new_code[passages[:, 0]]
     kept_documents = [d for d, keep in zip(previous.documents, keep_doc) if keep]
-    vocabulary = {w: i for i, w in enumerate(previous.vocabulary)}
+    vocabulary = dict(previous.vocabulary_ids) if previous.vocabulary_ids else \
+        {w: i for i, w in enumerate(previous.vocabulary)}
     added = _records([d for d in snapshot.documents.values() if d.id in changed], snapshot, vocabulary,
                      first_code=len(kept_documents), first_passage=len(previous.passages))
-    keep_terms = _runs(keep_sentence, previous.term_bounds)
+    # An upload keeps every row: no masks over the corpus's rows and words are made.
+    removes = not keep_doc.all()
+    passage_mask, sentence_mask = (keep_passage, keep_sentence) if removes else (None, None)
+    term_mask = _runs(keep_sentence, previous.term_bounds) if removes else None
+
+    def kept(rows: np.ndarray, mask: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+        """The rows `mask` keeps (all when None), then `new`."""
+        return np.concatenate([rows if mask is None else rows[mask], new])
+
+    def bounds(old: np.ndarray, mask: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+        """Run bounds: the runs `mask` keeps (all when None), then `new`'s."""
+        if mask is None:
+            return np.concatenate([old, old[-1] + new[1:]])
+        return _bounds(np.concatenate([np.diff(old)[mask], np.diff(new)]))
+
     base = previous.documents_base
     keeps_base = base is not None and _keeps_base(keep_doc, base.file, len(kept_documents) + len(added.documents)
                                                   - base.count, base.count)
@@ -412,16 +429,14 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
         documents=kept_documents + added.documents,
         documents_base=base if keeps_base else None,
         passages=np.concatenate([passages, added.passages]),
-        sentence_bounds=_bounds(np.concatenate([np.diff(previous.sentence_bounds)[keep_passage],
-                                                np.diff(added.sentence_bounds)])),
-        sentences=np.concatenate([previous.sentences[keep_sentence], added.sentences]),
-        sentence_ids=np.concatenate([previous.sentence_ids[keep_sentence], added.sentence_ids]),
-        sentence_keys=np.concatenate([previous.sentence_keys[keep_sentence], added.sentence_keys]),
-        term_ids=np.concatenate([previous.term_ids[keep_terms], added.term_ids]),
-        term_bounds=_bounds(np.concatenate([np.diff(previous.term_bounds)[keep_sentence],
-                                            np.diff(added.term_bounds)])),
-        passage_lengths=np.concatenate([previous.passage_lengths[keep_passage], added.passage_lengths]),
-        vocabulary=added.vocabulary,
+        sentence_bounds=bounds(previous.sentence_bounds, passage_mask, added.sentence_bounds),
+        sentences=kept(previous.sentences, sentence_mask, added.sentences),
+        sentence_ids=kept(previous.sentence_ids, sentence_mask, added.sentence_ids),
+        sentence_keys=kept(previous.sentence_keys, sentence_mask, added.sentence_keys),
+        term_ids=kept(previous.term_ids, term_mask, added.term_ids),
+        term_bounds=bounds(previous.term_bounds, sentence_mask, added.term_bounds),
+        passage_lengths=kept(previous.passage_lengths, passage_mask, added.passage_lengths),
+        vocabulary=added.vocabulary, vocabulary_ids=added.vocabulary_ids,
         vectors=previous.vectors.extended(keep_sentence, added.vectors.base),
         bm25=previous.bm25.extended(keep_passage, added.bm25.base, len(added.passages),
                                     len(added.vocabulary)))
@@ -535,17 +550,29 @@ def read(folder: Path, previous: Version | None = None) -> Version:
     else:
         documents = msgspec.msgpack.decode(base_file.read_bytes(), type=list[Document])
     tail = msgspec.msgpack.decode((folder / "documents_tail.msgpack").read_bytes(), type=list[Document])
+    vocabulary = msgspec.json.decode((folder / "vocabulary.json").read_bytes(), type=list[str])
     columns = Columns(documents=documents + tail,
                       documents_base=DocumentsBase(base_file, len(documents), identity),
-                      vocabulary=msgspec.json.decode((folder / "vocabulary.json").read_bytes(), type=list[str]),
+                      vocabulary=vocabulary, vocabulary_ids=_word_ids(vocabulary, previous),
                       vectors=Vectors(array("vectors"), array("vectors_tail"), folder / "vectors.npy"),
                       bm25=Bm25(postings("bm25"), postings("bm25_tail"), folder),
                       **{name: array(name) for name in _ARRAYS})
-    lexical = LexicalIndex({w: i for i, w in enumerate(columns.vocabulary)}, columns.passage_lengths,
+    lexical = LexicalIndex(columns.vocabulary_ids, columns.passage_lengths,
                            [columns.bm25.base, columns.bm25.tail])
     return Version(folder, columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State),
                    [array("sentence_keys_sorted"), array("sentence_keys_sorted_tail")],
                    [array("sentence_id_order"), array("sentence_id_order_tail")])
+
+
+def _word_ids(vocabulary: list[str], previous: Version | None) -> dict[str, int]:
+    """Word -> id, from the previous version's when this vocabulary extends it (as each new
+    version's does, unless the store was read whole again)."""
+    known = previous.columns if previous is not None else None
+    if known is None or not known.vocabulary_ids or vocabulary[: len(known.vocabulary)] != known.vocabulary:
+        return {w: i for i, w in enumerate(vocabulary)}
+    ids = dict(known.vocabulary_ids)
+    ids.update((w, i) for i, w in enumerate(vocabulary[len(known.vocabulary) :], start=len(known.vocabulary)))
+    return ids
 
 
 def _identity(path: Path) -> tuple[int, ...]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -97,6 +97,7 @@ class _TermSets:
 @dataclass(eq=False)
 class Corpus:
     version: readmodel.Version
+    previous: InitVar[Corpus | None] = None  # the version before, still open: what it made is reused
     generation: str = field(init=False)
     columns: readmodel.Columns = field(init=False)
     lexical: LexicalIndex = field(init=False)
@@ -118,13 +119,22 @@ class Corpus:
     passage_terms: _TermSets = field(init=False)  # the union of the passage's sentences' words
     _title_terms: dict[str, frozenset[str]] = field(init=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, previous: Corpus | None) -> None:
         self.generation, self.columns, self.lexical = self.version.state.generation, self.version.columns, \
             self.version.lexical
         columns = self.columns
-        self.documents = {d.id: d for d in columns.documents}
+        if previous is not None and self._extends(previous):
+            # Only documents were added since: the previous tables hold all but the new ones.
+            self.documents, self.doc_code = dict(previous.documents), dict(previous.doc_code)
+            self._title_terms = dict(previous._title_terms)
+            for code in range(len(previous.doc_ids), len(columns.documents)):
+                document = columns.documents[code]
+                self.documents[document.id], self.doc_code[document.id] = document, code
+        else:
+            self.documents = {d.id: d for d in columns.documents}
+            self.doc_code = {doc_id: n for n, doc_id in enumerate(self.documents)}
+            self._title_terms = {}
         self.doc_ids = list(self.documents)
-        self.doc_code = {doc_id: n for n, doc_id in enumerate(self.doc_ids)}
         self.passage_columns, self.sentence_columns = columns.passages, columns.sentences
         self.passage_doc = columns.passages[:, 0]
         self.doc_passage_bounds = np.concatenate(
@@ -141,13 +151,22 @@ class Corpus:
         self.passages, self.sentences = _Passages(me), _Sentences(me)
         self.sentence_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds)
         self.passage_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds[self.sentence_bounds])
-        self._title_terms = {}
+
+    def _extends(self, previous: Corpus) -> bool:
+        """Whether this version is `previous` with documents added after its own: the same
+        documents base file (any removal writes a new one) and its documents at their codes."""
+        base, before = self.columns.documents_base, previous.columns.documents_base
+        if base is None or before is None or base.identity != before.identity:
+            return False
+        documents = self.columns.documents
+        return len(documents) >= len(previous.doc_ids) and \
+            [d.id for d in documents[base.count : len(previous.doc_ids)]] == previous.doc_ids[base.count :]
 
     @classmethod
     def open(cls, folder: Path, previous: Corpus | None = None) -> "Corpus":
         """Open the read model that index/readmodel.py wrote into `folder`; what `previous`
         (the version before, still open) already decoded is taken from it."""
-        return cls(readmodel.read(folder, previous.version if previous is not None else None))
+        return cls(readmodel.read(folder, previous.version if previous is not None else None), previous)
 
     def title_terms(self, doc_id: str) -> frozenset[str]:
         """The analysed words of the document's title, made when first asked for: a question

@@ -280,12 +280,15 @@ def test_a_write_that_only_adds_links_the_files_before(embedder, tmp_path, monke
     assert first["vectors_tail"] == first["documents_tail"] == first["bm25_tail"] == first["ids_tail"] == 0
     monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 1.0)
     before = service.corpus
+    titles = {d: before.title_terms(d) for d in before.documents}
     service.ingest([files[3]])  # added: all linked, its rows and record in the tails
     added = check()
     assert [added[k] for k in ("vectors", "documents", "bm25", "ids")] == \
         [first[k] for k in ("vectors", "documents", "bm25", "ids")]
     assert added["documents_tail"] == 1 and added["vectors_tail"] == added["ids_tail"] > 0 and added["bm25_tail"] > 0
     assert all(service.corpus.documents[d] is before.documents[d] for d in before.documents)  # not decoded again
+    assert all(service.corpus.title_terms(d) is words for d, words in titles.items())  # nor analysed again
+    assert service.corpus.doc_ids == [*before.doc_ids, files[3].stem]
     # Added again: the sentences and postings would outgrow their bases (one base again); 2 documents beside 3 do not.
     service.ingest([files[4]])
     merged = check()
