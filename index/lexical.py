@@ -112,9 +112,10 @@ class LexicalIndex:
         df = int(self._df[t]) if t is not None and t < len(self._df) else 0
         return math.log(1 + (max(self.passages, 1) - df + 0.5) / (df + 0.5))
 
-    def vocabulary(self) -> list[str]:
-        """Every indexed term (quote lookup matches misspelt words against it)."""
-        return [term for term, t in self._vocabulary.items() if t < len(self._df) and self._df[t]]
+    def knows(self, term: str) -> bool:
+        """Whether some passage holds the term."""
+        t = self._vocabulary.get(term)
+        return t is not None and t < len(self._df) and bool(self._df[t])
 
     def scores(self, query_terms: list[str]) -> np.ndarray:
         """BM25 score of every passage row (a term asked twice counts twice)."""

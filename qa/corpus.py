@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -94,6 +95,14 @@ class _TermSets:
         return frozenset([vocabulary[i] for i in self._ids[self._bounds[row] : self._bounds[row + 1]].tolist()])
 
 
+class Lineage(NamedTuple):
+    """A corpus version as later versions that only add documents still hold it."""
+
+    base_identity: tuple[int, ...]  # its documents base file (readmodel.DocumentsBase.identity)
+    base_count: int
+    later_ids: list[str]  # the ids of its documents after the base, in code order
+
+
 @dataclass(eq=False)
 class Corpus:
     version: readmodel.Version
@@ -123,7 +132,8 @@ class Corpus:
         self.generation, self.columns, self.lexical = self.version.state.generation, self.version.columns, \
             self.version.lexical
         columns = self.columns
-        if previous is not None and self._extends(previous):
+        self.doc_ids = [d.id for d in columns.documents]
+        if previous is not None and self.extends(previous.lineage):
             # Only documents were added since: the previous tables hold all but the new ones.
             self.documents, self.doc_code = dict(previous.documents), dict(previous.doc_code)
             self._title_terms = dict(previous._title_terms)
@@ -134,7 +144,6 @@ class Corpus:
             self.documents = {d.id: d for d in columns.documents}
             self.doc_code = {doc_id: n for n, doc_id in enumerate(self.documents)}
             self._title_terms = {}
-        self.doc_ids = list(self.documents)
         self.passage_columns, self.sentence_columns = columns.passages, columns.sentences
         self.passage_doc = columns.passages[:, 0]
         self.doc_passage_bounds = np.concatenate(
@@ -152,15 +161,22 @@ class Corpus:
         self.sentence_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds)
         self.passage_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds[self.sentence_bounds])
 
-    def _extends(self, previous: Corpus) -> bool:
-        """Whether this version is `previous` with documents added after its own: the same
-        documents base file (any removal writes a new one) and its documents at their codes."""
-        base, before = self.columns.documents_base, previous.columns.documents_base
-        if base is None or before is None or base.identity != before.identity:
+    @property
+    def lineage(self) -> Lineage:
+        """What a later version must hold to be this one with documents added (`extends`)."""
+        base = self.columns.documents_base
+        return Lineage(base.identity, base.count, self.doc_ids[base.count :]) if base else Lineage((), 0, [])
+
+    def extends(self, lineage: Lineage) -> bool:
+        """Whether this version is that one with documents added after its own: the same
+        documents base file (any removal writes a new one) and its later documents at their
+        codes. Tables made for that version then need only the new documents added."""
+        base = self.columns.documents_base
+        if base is None or not lineage.base_identity or base.identity != lineage.base_identity:
             return False
-        documents = self.columns.documents
-        return len(documents) >= len(previous.doc_ids) and \
-            [d.id for d in documents[base.count : len(previous.doc_ids)]] == previous.doc_ids[base.count :]
+        end = base.count + len(lineage.later_ids)
+        return len(self.doc_ids) >= end and self.doc_ids[base.count : end] == lineage.later_ids
+
 
     @classmethod
     def open(cls, folder: Path, previous: Corpus | None = None) -> "Corpus":

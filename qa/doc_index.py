@@ -3,7 +3,7 @@ a document's sentences in text order, the lexical index's vocabulary, and the
 metadata that filters compare, as columns.
 
 Built once per corpus (the corpus is immutable and replaced as a whole on reload), so a
-lookup never scans all passages."""
+lookup never scans all passages; after an upload, from the index of the version before."""
 
 from __future__ import annotations
 
@@ -23,14 +23,21 @@ UNDATED = 0  # the date column of documents without a (readable) date; real date
 
 class MetadataColumns:
     """Per-document columns of the metadata that filters compare, indexed by the corpus's
-    document codes (`Corpus.doc_code`)."""
+    document codes (`Corpus.doc_code`): those of `previous` (the columns of an earlier version
+    that this corpus extends, see `Corpus.extends`), then those of the documents added since."""
 
-    def __init__(self, corpus: Corpus) -> None:
-        documents = [corpus.documents[doc_id] for doc_id in corpus.doc_code]
-        self.doc_ids = np.array(list(corpus.doc_code), dtype=object)
-        self.published = np.array([_ordinal(d.metadata.get("date")) for d in documents], dtype=np.int32)
-        self.publishers = np.array([d.metadata.get("publisher", "").strip().casefold() for d in documents], dtype=object)
-        self.authors = [d.metadata.get("author", "").casefold() for d in documents]
+    def __init__(self, corpus: Corpus, previous: MetadataColumns | None = None) -> None:
+        first = len(previous.doc_ids) if previous is not None else 0
+        documents = [corpus.documents[doc_id] for doc_id in corpus.doc_ids[first:]]
+        doc_ids = np.array(corpus.doc_ids[first:], dtype=object)
+        published = np.array([_ordinal(d.metadata.get("date")) for d in documents], dtype=np.int32)
+        publishers = np.array([d.metadata.get("publisher", "").strip().casefold() for d in documents], dtype=object)
+        authors = [d.metadata.get("author", "").casefold() for d in documents]
+        if previous is not None:
+            doc_ids, published, publishers = (np.concatenate([before, after]) for before, after in (
+                (previous.doc_ids, doc_ids), (previous.published, published), (previous.publishers, publishers)))
+            authors = previous.authors + authors
+        self.doc_ids, self.published, self.publishers, self.authors = doc_ids, published, publishers, authors
 
 
 def _ordinal(value: str | None) -> int:
@@ -39,17 +46,36 @@ def _ordinal(value: str | None) -> int:
 
 
 class DocumentIndex:
-    def __init__(self, corpus: Corpus) -> None:
-        self.by_hash: dict[str, str] = {}
-        for doc_id in sorted(corpus.documents):  # identical texts: the smallest id answers, always the same one
-            self.by_hash.setdefault(corpus.documents[doc_id].content_hash[:HASH_PREFIX], doc_id)
-        vocabulary = corpus.lexical.vocabulary()
-        self.known_terms = frozenset(vocabulary)
-        self.terms_by_length: dict[int, list[str]] = {}  # a word n edits away is at most n letters longer or shorter
-        for term in vocabulary:
+    """Built for one corpus version; from the index of an earlier version when this one only
+    adds documents to it (an upload), so that an archive's first filtered request after a
+    write does not wait for every document's metadata and every word to be read again."""
+
+    def __init__(self, corpus: Corpus, previous: DocumentIndex | None = None) -> None:
+        if previous is not None and not corpus.extends(previous.lineage):
+            previous = None
+        first = len(previous.metadata.doc_ids) if previous is not None else 0
+        self.by_hash: dict[str, str] = dict(previous.by_hash) if previous is not None else {}
+        for doc_id in corpus.doc_ids[first:]:  # identical texts: the smallest id answers, always the same one
+            prefix = corpus.documents[doc_id].content_hash[:HASH_PREFIX]
+            if doc_id < self.by_hash.get(prefix, "\U0010ffff"):
+                self.by_hash[prefix] = doc_id
+        # Every word of the vocabulary, by length (a word n edits away is at most n letters longer
+        # or shorter); whether the corpus still holds one is the lexical index's to say.
+        vocabulary = corpus.columns.vocabulary
+        self.vocabulary_size = len(vocabulary)
+        seen = previous.vocabulary_size if previous is not None else 0
+        self.terms_by_length: dict[int, list[str]] = \
+            {length: list(words) for length, words in previous.terms_by_length.items()} if previous is not None else {}
+        for term in vocabulary[seen:]:
             self.terms_by_length.setdefault(len(term), []).append(term)
-        self.metadata = MetadataColumns(corpus)
+        self.metadata = MetadataColumns(corpus, previous.metadata if previous is not None else None)
+        self.lineage = corpus.lineage
         self._corpus = weakref.ref(corpus)
+
+    def knows(self, term: str) -> bool:
+        """Whether the corpus holds the word (analysed)."""
+        corpus = self._corpus()
+        return corpus is not None and corpus.lexical.knows(term)
 
     def document_by_hash(self, prefix: str) -> Document | None:
         corpus = self._corpus()
@@ -75,5 +101,5 @@ def document_index(corpus: Corpus) -> DocumentIndex:
     global _cached
     with _lock:
         if _cached is None or _cached[0]() is not corpus:
-            _cached = (weakref.ref(corpus), DocumentIndex(corpus))
+            _cached = (weakref.ref(corpus), DocumentIndex(corpus, _cached[1] if _cached else None))
         return _cached[1]

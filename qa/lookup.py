@@ -73,13 +73,13 @@ def respelt(query: list[str], index: DocumentIndex) -> list[str]:
     """For query terms the index lacks (usually typos), the indexed terms one edit away (two
     for longer words; swapping two letters is one edit), so that a misspelt rare word still
     finds its passage."""
-    unknown = sorted((t for t in query if t not in index.known_terms and len(t) >= 4), key=len, reverse=True)
+    unknown = sorted((t for t in query if not index.knows(t) and len(t) >= 4), key=len, reverse=True)
     out: list[str] = []
     for term in unknown[:RESPELT_TERMS]:
         edits = 1 if len(term) < 7 else 2
         close = [found for length in range(len(term) - edits, len(term) + edits + 1)
                  for found in process.extract(term, index.terms_by_length.get(length, []), scorer=OSA.distance,
-                                              score_cutoff=edits, limit=3)]
+                                              score_cutoff=edits, limit=3) if index.knows(found[0])]
         out.extend(match for match, _, _ in sorted(close, key=lambda found: found[1])[:3])
     return out
 

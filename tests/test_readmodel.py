@@ -303,6 +303,44 @@ def test_a_write_that_only_adds_links_the_files_before(embedder, tmp_path, monke
     assert rewritten["vectors_tail"] == rewritten["documents_tail"] == rewritten["bm25_tail"] == rewritten["ids_tail"] == 0
 
 
+def test_the_document_index_of_an_upload_extends_the_one_before(embedder, tmp_path, monkeypatch):
+    """After an upload, the index that filters and citation lookups use (metadata columns,
+    documents by content hash, words by length) is the previous one plus the new documents
+    (only their metadata read); after a removal it is built anew. Both equal a fresh build."""
+    import qa.doc_index
+    from index.store import Store
+    from qa.doc_index import DocumentIndex
+    from qa.service import QAService
+    from tests.conftest import SEEDS, make_settings
+
+    def equal(index: DocumentIndex, fresh: DocumentIndex) -> None:
+        assert index.by_hash == fresh.by_hash
+        assert {k: sorted(v) for k, v in index.terms_by_length.items()} == \
+            {k: sorted(v) for k, v in fresh.terms_by_length.items()}
+        for name in ("doc_ids", "published", "publishers"):
+            assert np.array_equal(getattr(index.metadata, name), getattr(fresh.metadata, name))
+        assert index.metadata.authors == fresh.metadata.authors
+
+    settings = make_settings(tmp_path / "data")
+    service = QAService(settings, Store.open(settings), embedder)
+    files = sorted(SEEDS.glob("*.txt"))
+    service.ingest(files[:3])
+    before = DocumentIndex(service.corpus)
+    monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 1.0)  # the upload's document goes in a tail
+    read = []
+    real = qa.doc_index._ordinal
+    monkeypatch.setattr(qa.doc_index, "_ordinal", lambda value: read.append(value) or real(value))
+    service.ingest([files[3]])
+    extended = DocumentIndex(service.corpus, before)
+    assert len(read) == 1  # the new document's date only
+    equal(extended, DocumentIndex(service.corpus))
+    assert service.delete(files[0].stem)
+    read.clear()
+    rebuilt = DocumentIndex(service.corpus, extended)
+    assert len(read) == 3 and files[0].stem not in rebuilt.metadata.doc_ids
+    equal(rebuilt, DocumentIndex(service.corpus))
+
+
 def test_a_writer_is_waited_for_from_the_moment_it_starts(service, tmp_path, monkeypatch):
     """The process that writes a version marks it before reading the store for it, so a
     replica sharing the data dir that sees the new generation meanwhile waits for that
