@@ -3,7 +3,7 @@ article is added (or removed), at N passages, without Chroma.
 
 A synthetic read model (index/readmodel.py) of N passages (5 per document, 4 sentences per
 passage, 10 distinct words per sentence, 40 per passage, a 200k-word vocabulary, zero
-vectors: only sizes matter here) is written once; then, `--writes` times, one article of 5
+vectors: only sizes matter here; documents dated over 25 years, from 20 outlets) is written once; then, `--writes` times, one article of 5
 passages is added and the next version made as a reader makes it after a POST: `apply` (the
 previous columns and the changed documents), `write` (the files), `read` (open them, with the
 version before in hand), the `Corpus` over it and its document index (what filters and
@@ -24,6 +24,7 @@ import platform
 import shutil
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,11 @@ def synthetic(passages: int, rng: np.random.Generator) -> readmodel.Columns:
     documents_count = passages // PASSAGES_PER_DOCUMENT
     passages = documents_count * PASSAGES_PER_DOCUMENT
     sentences = passages * SENTENCES_PER_PASSAGE
+    days = rng.integers(date(2000, 1, 1).toordinal(), date(2025, 1, 1).toordinal(), documents_count)
     documents = [Document(id=f"doc{d:07d}", title=f"Story {d} about w{d % VOCABULARY}", text="x" * 3000,
-                          source=f"doc{d}.txt", content_hash=f"{d:064x}", metadata={"date": "2024-01-01"})
-                 for d in range(documents_count)]
+                          source=f"doc{d}.txt", content_hash=f"{d:064x}",
+                          metadata={"date": date.fromordinal(int(day)).isoformat(), "publisher": f"Outlet {d % 20}"})
+                 for d, day in enumerate(days)]
     starts = np.tile(np.arange(PASSAGES_PER_DOCUMENT) * 600, documents_count)
     passage_rows = np.stack([np.repeat(np.arange(documents_count), PASSAGES_PER_DOCUMENT), starts, starts + 590], 1)
     sentence_starts = np.repeat(starts, SENTENCES_PER_PASSAGE) + np.tile(np.arange(SENTENCES_PER_PASSAGE) * 150, passages)

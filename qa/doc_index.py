@@ -7,6 +7,7 @@ lookup never scans all passages; after an upload, from the index of the version 
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from datetime import date
@@ -40,6 +41,7 @@ class MetadataColumns:
         self.doc_ids, self.published, self.publishers, self.authors = doc_ids, published, publishers, authors
 
 
+@functools.lru_cache(maxsize=1 << 16)  # an archive's documents share a few thousand dates
 def _ordinal(value: str | None) -> int:
     iso = parse_date(value) if value else None
     return date.fromisoformat(iso).toordinal() if iso else UNDATED
