@@ -7,7 +7,8 @@ vectors: only sizes matter here; documents dated over 25 years, from 20 outlets)
 passages is added and the next version made as a reader makes it after a POST: `apply` (the
 previous columns and the changed documents), `write` (the files), `read` (open them, with the
 version before in hand), the `Corpus` over it and its document index (what filters and
-citation lookups use, made by the first such request). Then one article is removed the same way.
+citation lookups use, made by the first such request). Then one article is corrected (its
+new text replaces the old) and one removed the same way.
 The store's own part (the change log and the changed documents, ~0.1 s at 50k passages) and
 Chroma's indexing are not included: bench_scale.py measures the whole path from the outside.
 
@@ -74,9 +75,9 @@ def synthetic(passages: int, rng: np.random.Generator) -> readmodel.Columns:
                                         VOCABULARY), Postings.empty()))
 
 
-def article(n: int) -> Snapshot:
-    """A store snapshot of one new article: 5 passages of 4 sentences."""
-    text = " ".join(f"Sentence {k} of article {n} says w{k * 7 + n} met w{k + n} in Paris." for k in range(20))
+def article(n: int, edition: str = "") -> Snapshot:
+    """A store snapshot of one article: 5 passages of 4 sentences (another `edition`: a correction)."""
+    text = " ".join(f"Sentence {k} of article {n} says w{k * 7 + n} met w{k + n} in Paris{edition}." for k in range(20))
     document = Document(id=f"new{n}", title=f"New article {n}", text=text, source=f"new{n}.txt",
                         content_hash=content_hash(text))
     ends = [text.index(".", text.index(f"Sentence {k} ")) + 1 for k in range(20)]
@@ -123,6 +124,8 @@ def main() -> int:
     parser.add_argument("--writes", type=int, default=5)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "readmodel.json")
     args = parser.parse_args()
+    if args.writes < 2:
+        parser.error("--writes must be at least 2 (the articles added are then corrected and removed)")
     root = args.data_dir / "readmodel" / "bench"
     shutil.rmtree(args.data_dir / "readmodel", ignore_errors=True)
     rng = np.random.default_rng(0)
@@ -149,6 +152,8 @@ def main() -> int:
         corpus, times = next_version(corpus, root, f"g{n + 1}", {f"new{n}"}, article(n))
         adds.append(times)
         print(f"add one article: {times}")
+    corpus, correction = next_version(corpus, root, "corrected", {"new1"}, article(1, " (corrected)"))
+    print(f"correct one article: {correction}")
     empty = Snapshot(documents={}, passages=[], sentences=[], sentence_vectors=np.zeros((0, readmodel.VECTOR_DIM)))
     corpus, removal = next_version(corpus, root, "removed", {"new0"}, empty)
     print(f"remove one article: {removal}")
@@ -157,7 +162,7 @@ def main() -> int:
     report = {"passages": passages, "sentences": sentences, "cpus": os.cpu_count(), "machine": platform.machine(),
               "load_average_at_start": list(os.getloadavg()), "first_write_s": round(written, 2),
               "first_open_s": round(opened, 2), "first_document_index_s": round(indexed, 2), "add_one_article_s": adds, "add_one_article_median_s": median,
-              "remove_one_article_s": removal}
+              "correct_one_article_s": correction, "remove_one_article_s": removal}
     write_report(args.output, report)
     return 0
 

@@ -98,8 +98,12 @@ class LexicalIndex:
     stored precomputed, so postings written for earlier passages stay valid as passages are
     added, and a new corpus version writes only the new passages' postings."""
 
-    def __init__(self, vocabulary: dict[str, int], lengths: np.ndarray, parts: list[Postings]) -> None:
+    def __init__(self, vocabulary: dict[str, int], lengths: np.ndarray, parts: list[Postings],
+                 removed: np.ndarray | None = None) -> None:
         self._vocabulary = vocabulary
+        # Rows of removed documents score nothing; until the files are rewritten they still count
+        # in the document frequencies and lengths, as deleted documents do in Lucene until a merge.
+        self._removed = removed if removed is not None else np.zeros(0, dtype=np.int64)
         self.passages = len(lengths)
         self._parts = parts
         average = max(float(lengths.mean()), 1e-9) if len(lengths) else 1.0
@@ -131,5 +135,7 @@ class LexicalIndex:
                     weights.append(self._idf[t] * tf / (tf + self._norm[hits]))
         if not rows:
             return np.zeros(self.passages, dtype=np.float32)
-        return np.bincount(np.concatenate(rows), weights=np.concatenate(weights),
-                           minlength=self.passages).astype(np.float32)
+        scores = np.bincount(np.concatenate(rows), weights=np.concatenate(weights),
+                             minlength=self.passages).astype(np.float32)
+        scores[self._removed] = 0.0
+        return scores

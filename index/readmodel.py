@@ -56,12 +56,13 @@ from index.store import Snapshot, Store, StoreUnavailable
 
 COMMITTED = "COMMITTED"
 ID_DTYPE = "S20"  # index.documents.span_id: 20 hex characters
-FORMAT = "read model 8"  # written into COMMITTED: a folder of another format is rebuilt, never misread
+FORMAT = "read model 9"  # written into COMMITTED: a folder of another format is rebuilt, never misread
 VECTOR_DIM = 384
 _ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "sentence_keys", "term_ids", "term_bounds",
-           "passage_lengths")
+           "passage_lengths", "removed")
 _POSTINGS = ("indptr", "rows", "counts")
 TAIL_MAX_FRACTION = 1 / 16  # a tail file is merged into its base when it would outgrow this share of it
+REMOVED_MAX_FRACTION = 1 / 16  # removed documents' rows are dropped (every file rewritten) beyond this share of sentences
 
 
 class State(msgspec.Struct):
@@ -228,6 +229,7 @@ class Columns:
     term_ids: np.ndarray  # int32
     term_bounds: np.ndarray  # (S + 1,) int64
     passage_lengths: np.ndarray  # (P,) int32
+    removed: np.ndarray  # (D,) bool: removed documents, whose rows stay until the files are rewritten
     vocabulary: list[str]
     vectors: Vectors  # (S, 384)
     bm25: Bm25
@@ -342,6 +344,7 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
         sentence_keys=id_keys(sentence_ids),
         term_ids=term_ids, term_bounds=_bounds([len(words) for words in sentence_words]),
         passage_lengths=np.array([words.total() for words in passage_words], dtype=np.int32),
+        removed=np.zeros(len(documents), dtype=bool),
         vocabulary=list(vocabulary), vocabulary_ids=vocabulary, vectors=Vectors.of(vectors),
         bm25=Bm25(postings, Postings.empty()))
 
@@ -395,8 +398,16 @@ def _runs(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
 def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
     """The next version: `previous` without the `changed` documents, plus those of them that
     the snapshot (of just the changed documents, read after the change) still holds. Kept
-    rows stay in order, so unchanged documents keep their relative codes."""
-    keep_doc = np.array([d.id not in changed for d in previous.documents], dtype=bool)
+    rows stay in order, so unchanged documents keep their relative codes. A changed document's
+    rows are only marked removed (`removed`; readers never reach them) while the removed rows
+    stay within REMOVED_MAX_FRACTION of all, so that a correction or a deletion in a large
+    archive costs its own rows; beyond that, every removed row is dropped and the files
+    written whole again."""
+    removed = previous.removed | np.array([d.id in changed for d in previous.documents], dtype=bool)
+    removed_passages = removed[previous.passages[:, 0]] if len(previous.passages) else np.zeros(0, dtype=bool)
+    marks = int(np.diff(previous.sentence_bounds)[removed_passages].sum()) <= \
+        REMOVED_MAX_FRACTION * len(previous.sentences)
+    keep_doc = np.ones(len(previous.documents), dtype=bool) if marks else ~removed
     new_code = np.cumsum(keep_doc) - 1
     keep_passage = keep_doc[previous.passages[:, 0]] if len(previous.passages) else np.zeros(0, dtype=bool)
     keep_sentence = _runs(keep_passage, previous.sentence_bounds)
@@ -436,6 +447,7 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
         term_ids=kept(previous.term_ids, term_mask, added.term_ids),
         term_bounds=bounds(previous.term_bounds, sentence_mask, added.term_bounds),
         passage_lengths=kept(previous.passage_lengths, passage_mask, added.passage_lengths),
+        removed=np.concatenate([removed[keep_doc], added.removed]),
         vocabulary=added.vocabulary, vocabulary_ids=added.vocabulary_ids,
         vectors=previous.vectors.extended(keep_sentence, added.vectors.base),
         bm25=previous.bm25.extended(keep_passage, added.bm25.base, len(added.passages),
@@ -505,8 +517,9 @@ def files(folder: Path) -> list[tuple[str, int]]:
 
 @dataclass
 class Version:
-    """A committed version as opened: its folder, columns, BM25 index and state, and its
-    sentence ids in sorted order with their rows (two runs: the vectors' base rows, the rest)."""
+    """A committed version as opened: its folder, columns, BM25 index and state, its sentence
+    ids in sorted order with their rows (two runs: the vectors' base rows, the rest), and the
+    rows of its removed documents (`Columns.removed`), which no search may return."""
 
     folder: Path
     columns: Columns
@@ -514,6 +527,8 @@ class Version:
     state: State
     sorted_sentence_keys: list[np.ndarray]
     sentence_id_order: list[np.ndarray]
+    removed_passages: np.ndarray  # passage rows, ascending
+    removed_sentences: np.ndarray  # sentence rows, ascending
 
     def sentence_rows(self, ids: list[str]) -> list[int | None]:
         """The row of each of these store sentence ids (None for one this version does not hold)."""
@@ -523,13 +538,22 @@ class Version:
         wanted = np.array([i.encode() for i in ids], dtype=ID_DTYPE)
         keys = id_keys(wanted)
         for sorted_keys, order in zip(self.sorted_sentence_keys, self.sentence_id_order):
-            if not len(order):
-                continue
-            rows = order[np.minimum(np.searchsorted(sorted_keys, keys), len(order) - 1)]
-            for k, (row, want) in enumerate(zip(rows.tolist(), wanted)):
-                if found[k] is None and self.columns.sentence_ids[row] == want:
-                    found[k] = row
+            # Equal keys are adjacent: another id sharing the key, or a removed document's
+            # sentence added again with the same id.
+            for k, at in enumerate(np.searchsorted(sorted_keys, keys).tolist()):
+                while found[k] is None and at < len(order) and sorted_keys[at] == keys[k]:
+                    row = int(order[at])
+                    if self.columns.sentence_ids[row] == wanted[k] and not self.removed(row):
+                        found[k] = row
+                    at += 1
         return found
+
+    def removed(self, sentence_row: int) -> bool:
+        """Whether the sentence row is one of a removed document's."""
+        if not len(self.removed_sentences):
+            return False
+        at = np.searchsorted(self.removed_sentences, sentence_row)
+        return bool(at < len(self.removed_sentences) and self.removed_sentences[at] == sentence_row)
 
 
 def read(folder: Path, previous: Version | None = None) -> Version:
@@ -557,11 +581,16 @@ def read(folder: Path, previous: Version | None = None) -> Version:
                       vectors=Vectors(array("vectors"), array("vectors_tail"), folder / "vectors.npy"),
                       bm25=Bm25(postings("bm25"), postings("bm25_tail"), folder),
                       **{name: array(name) for name in _ARRAYS})
+    removed_passages = np.flatnonzero(columns.removed[columns.passages[:, 0]]) if columns.removed.any() \
+        else np.zeros(0, dtype=np.int64)
+    bounds = columns.sentence_bounds
+    removed_sentences = np.concatenate([np.arange(bounds[p], bounds[p + 1]) for p in removed_passages]) \
+        if len(removed_passages) else np.zeros(0, dtype=np.int64)
     lexical = LexicalIndex(columns.vocabulary_ids, columns.passage_lengths,
-                           [columns.bm25.base, columns.bm25.tail])
+                           [columns.bm25.base, columns.bm25.tail], removed_passages)
     return Version(folder, columns, lexical, msgspec.json.decode((folder / "state.json").read_bytes(), type=State),
                    [array("sentence_keys_sorted"), array("sentence_keys_sorted_tail")],
-                   [array("sentence_id_order"), array("sentence_id_order_tail")])
+                   [array("sentence_id_order"), array("sentence_id_order_tail")], removed_passages, removed_sentences)
 
 
 def _word_ids(vocabulary: list[str], previous: Version | None) -> dict[str, int]:

@@ -50,7 +50,7 @@ class _Passages:
         if not 0 <= row < len(self):
             raise IndexError(row)
         code, start, end = (int(x) for x in corpus.passage_columns[row])
-        document = corpus.documents[corpus.doc_ids[code]]
+        document = corpus.columns.documents[code]
         first, last = corpus.sentence_bounds[row], corpus.sentence_bounds[row + 1]
         return Passage(id=span_id(document, start, end), doc_id=document.id,
                        ordinal=row - int(corpus.doc_passage_bounds[code]), start=start, end=end,
@@ -75,7 +75,7 @@ class _Sentences:
             raise IndexError(row)
         passage = corpus.passages[int(corpus.sentence_passage[row])]
         start, end = (int(x) for x in corpus.sentence_columns[row])
-        document = corpus.documents[passage.doc_id]
+        document = corpus.columns.documents[int(corpus.sentence_doc[row])]
         return SentenceRecord(id=span_id(document, start, end), passage_id=passage.id, doc_id=passage.doc_id,
                               start=start, end=end, terms=" ".join(sorted(corpus.sentence_terms[row])))
 
@@ -101,6 +101,7 @@ class Lineage(NamedTuple):
     base_identity: tuple[int, ...]  # its documents base file (readmodel.DocumentsBase.identity)
     base_count: int
     later_ids: list[str]  # the ids of its documents after the base, in code order
+    removed: int  # how many of its documents are removed (only more are, in a later version)
 
 
 @dataclass(eq=False)
@@ -132,18 +133,22 @@ class Corpus:
         self.generation, self.columns, self.lexical = self.version.state.generation, self.version.columns, \
             self.version.lexical
         columns = self.columns
+        # Document codes include removed documents' (their rows stay until the files are rewritten):
+        # `documents` and `doc_code` hold only the others, so no lookup by id reaches those rows.
         self.doc_ids = [d.id for d in columns.documents]
+        first = 0
         if previous is not None and self.extends(previous.lineage):
             # Only documents were added since: the previous tables hold all but the new ones.
             self.documents, self.doc_code = dict(previous.documents), dict(previous.doc_code)
             self._title_terms = dict(previous._title_terms)
-            for code in range(len(previous.doc_ids), len(columns.documents)):
+            first = len(previous.doc_ids)
+        else:
+            self.documents, self.doc_code, self._title_terms = {}, {}, {}
+        removed = columns.removed
+        for code in range(first, len(columns.documents)):
+            if not removed[code]:
                 document = columns.documents[code]
                 self.documents[document.id], self.doc_code[document.id] = document, code
-        else:
-            self.documents = {d.id: d for d in columns.documents}
-            self.doc_code = {doc_id: n for n, doc_id in enumerate(self.documents)}
-            self._title_terms = {}
         self.passage_columns, self.sentence_columns = columns.passages, columns.sentences
         self.passage_doc = columns.passages[:, 0]
         self.doc_passage_bounds = np.concatenate(
@@ -165,7 +170,9 @@ class Corpus:
     def lineage(self) -> Lineage:
         """What a later version must hold to be this one with documents added (`extends`)."""
         base = self.columns.documents_base
-        return Lineage(base.identity, base.count, self.doc_ids[base.count :]) if base else Lineage((), 0, [])
+        removed = int(self.columns.removed.sum())
+        return Lineage(base.identity, base.count, self.doc_ids[base.count :], removed) if base else \
+            Lineage((), 0, [], 0)
 
     def extends(self, lineage: Lineage) -> bool:
         """Whether this version is that one with documents added after its own: the same
@@ -175,7 +182,8 @@ class Corpus:
         if base is None or not lineage.base_identity or base.identity != lineage.base_identity:
             return False
         end = base.count + len(lineage.later_ids)
-        return len(self.doc_ids) >= end and self.doc_ids[base.count : end] == lineage.later_ids
+        return len(self.doc_ids) >= end and self.doc_ids[base.count : end] == lineage.later_ids and \
+            int(self.columns.removed.sum()) == lineage.removed
 
 
     @classmethod
@@ -271,11 +279,11 @@ class Corpus:
 
     def passage_text(self, row: int) -> str:
         code, start, end = (int(x) for x in self.passage_columns[row])
-        return self.documents[self.doc_ids[code]].text[start:end]
+        return self.columns.documents[code].text[start:end]
 
     def sentence_text(self, row: int) -> str:
         start, end = (int(x) for x in self.sentence_columns[row])
-        return self.documents[self.doc_ids[int(self.sentence_doc[row])]].text[start:end]
+        return self.columns.documents[int(self.sentence_doc[row])].text[start:end]
 
     def doc_sentence_rows(self, doc_ids: list[str]) -> np.ndarray:
         """The sentence rows of these documents (a document's sentences are one run of rows),

@@ -29,7 +29,7 @@ class MetadataColumns:
 
     def __init__(self, corpus: Corpus, previous: MetadataColumns | None = None) -> None:
         first = len(previous.doc_ids) if previous is not None else 0
-        documents = [corpus.documents[doc_id] for doc_id in corpus.doc_ids[first:]]
+        documents = corpus.columns.documents[first:]  # by code: removed documents' too (filters leave them out)
         doc_ids = np.array(corpus.doc_ids[first:], dtype=object)
         published = np.array([_ordinal(d.metadata.get("date")) for d in documents], dtype=np.int32)
         publishers = np.array([d.metadata.get("publisher", "").strip().casefold() for d in documents], dtype=object)
@@ -57,10 +57,12 @@ class DocumentIndex:
             previous = None
         first = len(previous.metadata.doc_ids) if previous is not None else 0
         self.by_hash: dict[str, str] = dict(previous.by_hash) if previous is not None else {}
-        for doc_id in corpus.doc_ids[first:]:  # identical texts: the smallest id answers, always the same one
-            prefix = corpus.documents[doc_id].content_hash[:HASH_PREFIX]
-            if doc_id < self.by_hash.get(prefix, "\U0010ffff"):
-                self.by_hash[prefix] = doc_id
+        for code, document in enumerate(corpus.columns.documents[first:], start=first):
+            if corpus.doc_code.get(document.id) != code:
+                continue  # removed
+            prefix = document.content_hash[:HASH_PREFIX]
+            if document.id < self.by_hash.get(prefix, "\U0010ffff"):  # identical texts: the smallest id answers
+                self.by_hash[prefix] = document.id
         # Every word of the vocabulary, by length (a word n edits away is at most n letters longer
         # or shorter); whether the corpus still holds one is the lexical index's to say.
         vocabulary = corpus.columns.vocabulary

@@ -37,7 +37,7 @@ def select(corpus: Corpus, filters: Filters | None) -> Selection:
     if unknown := [d for d in filters.doc_ids or [] if d not in corpus.documents]:
         raise UnknownDocuments(f"no document with id {', '.join(map(repr, unknown))} (see GET /documents)")
     columns = document_index(corpus).metadata
-    keep = np.ones(len(columns.doc_ids), dtype=bool)
+    keep = ~corpus.columns.removed  # the columns are by document code, removed documents' too
     if filters.doc_ids:
         named = np.zeros(len(columns.doc_ids), dtype=bool)
         named[[corpus.doc_code[d] for d in filters.doc_ids]] = True

@@ -64,9 +64,13 @@ class Retriever:
         return best
 
     def _exact_nearest(self, vector: np.ndarray, n: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The n nearest sentences by brute force over the in-memory vectors: of `rows` only, or all."""
+        """The n nearest sentences by brute force over the in-memory vectors: of `rows` only, or
+        all but removed documents' (`rows` never holds those)."""
         similarities = self.corpus.all_vectors @ vector if rows is None else self.corpus.vectors(rows) @ vector
+        if rows is None:
+            similarities[self.corpus.version.removed_sentences] = -np.inf
         top = np.argpartition(-similarities, n - 1)[:n] if n < len(similarities) else np.arange(len(similarities))
+        top = top[np.isfinite(similarities[top])]
         return (top if rows is None else rows[top]), similarities[top]
 
     def _sentence_cosines(self, pool: list[int], vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -341,6 +341,72 @@ def test_the_document_index_of_an_upload_extends_the_one_before(embedder, tmp_pa
     equal(rebuilt, DocumentIndex(service.corpus))
 
 
+def _alive(corpus: Corpus) -> tuple[dict, dict]:
+    """The passages and sentences (by id) that no removed document holds."""
+    removed = set(corpus.version.removed_passages.tolist())
+    passages = {corpus.passages[r].id: corpus.passages[r] for r in range(len(corpus.passages)) if r not in removed}
+    sentences = {corpus.sentences[r].id: corpus.sentence_text(r) for r in range(len(corpus.sentences))
+                 if int(corpus.sentence_passage[r]) not in removed}
+    return passages, sentences
+
+
+def test_a_removal_marks_the_rows_removed_until_the_files_are_written_again(embedder, tmp_path, monkeypatch):
+    """While removed documents' rows stay within REMOVED_MAX_FRACTION of all, a deletion or a
+    correction only marks the old rows removed (the base files stay linked) and nothing reaches
+    them: lookups by id, BM25, the exact dense search, Chroma's ids, filters. Past the fraction
+    the files are written whole again, without them, as a build from the whole store."""
+    import os
+
+    from index.store import Store
+    from qa.filters import select
+    from qa.schemas import Filters
+    from qa.service import QAService
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "data")
+    service = QAService(settings, Store.open(settings), embedder)
+    files = sorted(SEEDS.glob("*.txt"))
+    service.ingest(files[:5])
+    monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 10.0)
+    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 10.0)
+    before = service.corpus
+    vectors_file = os.stat(before.columns.vectors.base_file).st_ino
+    gone, corrected = files[0].stem, files[1].stem
+    old_rows = [*before.doc_passages(gone), *before.doc_passages(corrected)]
+    old_ids = [before.sentences[int(r)].id for p in old_rows for r in before.passage_sentences(p)]
+    gone_sentence = before.sentence_text(int(before.passage_sentences(before.doc_passages(gone)[0])[0]))
+    edited = tmp_path / "edit" / files[1].name
+    edited.parent.mkdir()
+    edited.write_text(files[1].read_text() + "\n\nA correction was appended here by the editors.\n")
+
+    assert service.delete(gone)
+    service.ingest([edited])
+    corpus = service.corpus
+    assert os.stat(corpus.columns.vectors.base_file).st_ino == vectors_file
+    assert sorted(corpus.version.removed_passages.tolist()) == sorted(old_rows)  # marked, not dropped
+    assert gone not in corpus.documents and corpus.doc_passages(gone) == range(0)
+    assert "A correction was appended here by the editors." in corpus.documents[corrected].text
+    assert corpus.version.sentence_rows(old_ids) == [None] * len(old_ids)
+    assert not corpus.lexical.scores(terms(gone_sentence))[old_rows].any()
+    found = service.search(gone_sentence, 10)  # exact dense search and BM25 alike
+    assert found.hits and all(h.doc_id != gone for h in found.hits)
+    assert all(h.text == corpus.documents[h.doc_id].text[h.start : h.end] for h in found.hits)
+    everything = select(corpus, Filters(published_from=__import__("datetime").date(1900, 1, 1), undated="include"))
+    assert sorted(everything.doc_ids) == sorted(corpus.documents)  # once each, the removed left out
+    reference_folder = tmp_path / "reference" / "r1"  # write() clears the folder's siblings
+    readmodel.write(reference_folder, readmodel.from_snapshot(service.store.snapshot()), readmodel.State("r", 0))
+    reference = Corpus.open(reference_folder)
+    assert _alive(corpus) == _alive(reference) and corpus.documents == reference.documents
+
+    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 0.0)
+    assert service.delete(files[2].stem)  # past the fraction: every file written again, without them
+    corpus = service.corpus
+    assert not len(corpus.version.removed_passages) and not corpus.columns.removed.any()
+    reference_folder = tmp_path / "reference" / "r2"
+    readmodel.write(reference_folder, readmodel.from_snapshot(service.store.snapshot()), readmodel.State("r", 0))
+    _same(corpus, Corpus.open(reference_folder))
+
+
 def test_a_writer_is_waited_for_from_the_moment_it_starts(service, tmp_path, monkeypatch):
     """The process that writes a version marks it before reading the store for it, so a
     replica sharing the data dir that sees the new generation meanwhile waits for that
