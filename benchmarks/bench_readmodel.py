@@ -68,6 +68,7 @@ def synthetic(passages: int, rng: np.random.Generator) -> readmodel.Columns:
         term_ids=rng.integers(0, VOCABULARY, sentences * WORDS_PER_SENTENCE).astype(np.int32),
         term_bounds=np.arange(0, sentences * WORDS_PER_SENTENCE + 1, WORDS_PER_SENTENCE, dtype=np.int64),
         passage_lengths=passage_counts.reshape(passages, WORDS_PER_PASSAGE).sum(1).astype(np.int32),
+        removed=np.zeros(documents_count, dtype=bool),
         vocabulary=[f"w{i}" for i in range(VOCABULARY)],
         vectors=readmodel.Vectors.of(np.zeros((sentences, readmodel.VECTOR_DIM), dtype=np.float16)),
         bm25=readmodel.Bm25(Postings.of(0, passage_terms, passage_counts,

@@ -101,7 +101,7 @@ class Lineage(NamedTuple):
     base_identity: tuple[int, ...]  # its documents base file (readmodel.DocumentsBase.identity)
     base_count: int
     later_ids: list[str]  # the ids of its documents after the base, in code order
-    removed: int  # how many of its documents are removed (only more are, in a later version)
+    removed: np.ndarray  # the codes of its removed documents
 
 
 @dataclass(eq=False)
@@ -137,10 +137,16 @@ class Corpus:
         # `documents` and `doc_code` hold only the others, so no lookup by id reaches those rows.
         self.doc_ids = [d.id for d in columns.documents]
         first = 0
-        if previous is not None and self.extends(previous.lineage):
-            # Only documents were added since: the previous tables hold all but the new ones.
+        since = self.removed_since(previous.lineage) if previous is not None else None
+        if since is not None:
+            # The previous tables, without the documents removed since, hold all but the new ones.
             self.documents, self.doc_code = dict(previous.documents), dict(previous.doc_code)
             self._title_terms = dict(previous._title_terms)
+            for code in since.tolist():
+                doc_id = self.doc_ids[code]
+                if self.doc_code.get(doc_id) == code:
+                    del self.documents[doc_id], self.doc_code[doc_id]
+                    self._title_terms.pop(doc_id, None)
             first = len(previous.doc_ids)
         else:
             self.documents, self.doc_code, self._title_terms = {}, {}, {}
@@ -168,23 +174,29 @@ class Corpus:
 
     @property
     def lineage(self) -> Lineage:
-        """What a later version must hold to be this one with documents added (`extends`)."""
+        """What a later version must still hold to be this one changed in place (`removed_since`)."""
         base = self.columns.documents_base
-        removed = int(self.columns.removed.sum())
-        return Lineage(base.identity, base.count, self.doc_ids[base.count :], removed) if base else \
-            Lineage((), 0, [], 0)
+        return Lineage(base.identity, base.count, self.doc_ids[base.count :],
+                       np.flatnonzero(self.columns.removed)) if base else Lineage((), 0, [], np.zeros(0, dtype=np.int64))
 
-    def extends(self, lineage: Lineage) -> bool:
-        """Whether this version is that one with documents added after its own: the same
-        documents base file (any removal writes a new one) and its later documents at their
-        codes. Tables made for that version then need only the new documents added."""
+    def removed_since(self, lineage: Lineage) -> np.ndarray | None:
+        """The codes of the documents removed since that version, when this one is that one
+        with documents added after its own and some marked removed (the same documents base
+        file: a rewrite makes a new one; its later documents at their codes; its removed ones
+        still removed); None when it is not. Tables made for that version then need only those
+        documents taken out and the new ones added."""
         base = self.columns.documents_base
         if base is None or not lineage.base_identity or base.identity != lineage.base_identity:
-            return False
+            return None
         end = base.count + len(lineage.later_ids)
-        return len(self.doc_ids) >= end and self.doc_ids[base.count : end] == lineage.later_ids and \
-            int(self.columns.removed.sum()) == lineage.removed
-
+        if len(self.doc_ids) < end or self.doc_ids[base.count : end] != lineage.later_ids:
+            return None
+        removed = self.columns.removed[:end]
+        if not removed[lineage.removed].all():
+            return None
+        now = removed.copy()
+        now[lineage.removed] = False
+        return np.flatnonzero(now)
 
     @classmethod
     def open(cls, folder: Path, previous: Corpus | None = None) -> "Corpus":

@@ -49,20 +49,29 @@ def _ordinal(value: str | None) -> int:
 
 class DocumentIndex:
     """Built for one corpus version; from the index of an earlier version when this one only
-    adds documents to it (an upload), so that an archive's first filtered request after a
-    write does not wait for every document's metadata and every word to be read again."""
+    adds documents to it or marks some removed (an upload, a correction, a deletion), so that
+    an archive's first filtered request after a write does not wait for every document's
+    metadata and every word to be read again."""
 
     def __init__(self, corpus: Corpus, previous: DocumentIndex | None = None) -> None:
-        if previous is not None and not corpus.extends(previous.lineage):
+        since = corpus.removed_since(previous.lineage) if previous is not None else None
+        if since is None:
             previous = None
         first = len(previous.metadata.doc_ids) if previous is not None else 0
-        self.by_hash: dict[str, str] = dict(previous.by_hash) if previous is not None else {}
-        for code, document in enumerate(corpus.columns.documents[first:], start=first):
-            if corpus.doc_code.get(document.id) != code:
-                continue  # removed
+        # Content hash prefix -> the documents with that text (identical texts share one).
+        self.by_hash: dict[str, frozenset[str]] = dict(previous.by_hash) if previous is not None else {}
+        for code in since.tolist() if since is not None else []:
+            document = corpus.columns.documents[code]
             prefix = document.content_hash[:HASH_PREFIX]
-            if document.id < self.by_hash.get(prefix, "\U0010ffff"):  # identical texts: the smallest id answers
-                self.by_hash[prefix] = document.id
+            remaining = self.by_hash.get(prefix, frozenset()) - {document.id}
+            if remaining:
+                self.by_hash[prefix] = remaining
+            else:
+                self.by_hash.pop(prefix, None)
+        for code, document in enumerate(corpus.columns.documents[first:], start=first):
+            if corpus.doc_code.get(document.id) == code:  # not removed
+                prefix = document.content_hash[:HASH_PREFIX]
+                self.by_hash[prefix] = self.by_hash.get(prefix, frozenset()) | {document.id}
         # Every word of the vocabulary, by length (a word n edits away is at most n letters longer
         # or shorter); whether the corpus still holds one is the lexical index's to say.
         vocabulary = corpus.columns.vocabulary
@@ -82,9 +91,11 @@ class DocumentIndex:
         return corpus is not None and corpus.lexical.knows(term)
 
     def document_by_hash(self, prefix: str) -> Document | None:
+        """The document with this content hash prefix (of identical texts, the smallest id,
+        always the same one)."""
         corpus = self._corpus()
-        doc_id = self.by_hash.get(prefix)
-        return corpus.documents[doc_id] if corpus is not None and doc_id is not None else None
+        doc_ids = self.by_hash.get(prefix)
+        return corpus.documents[min(doc_ids)] if corpus is not None and doc_ids else None
 
     def sentences(self, doc_id: str) -> list[Span]:
         """The document's sentence spans in text order (as ingestion split them)."""

@@ -304,9 +304,10 @@ def test_a_write_that_only_adds_links_the_files_before(embedder, tmp_path, monke
 
 
 def test_the_document_index_of_an_upload_extends_the_one_before(embedder, tmp_path, monkeypatch):
-    """After an upload, the index that filters and citation lookups use (metadata columns,
-    documents by content hash, words by length) is the previous one plus the new documents
-    (only their metadata read); after a removal it is built anew. Both equal a fresh build."""
+    """After an upload or a removal marked in place, the index that filters and citation
+    lookups use (metadata columns, documents by content hash, words by length) is the previous
+    one changed (only new documents' metadata read); after a rewrite it is built anew. Each
+    equals a fresh build."""
     import qa.doc_index
     from index.store import Store
     from qa.doc_index import DocumentIndex
@@ -334,10 +335,17 @@ def test_the_document_index_of_an_upload_extends_the_one_before(embedder, tmp_pa
     extended = DocumentIndex(service.corpus, before)
     assert len(read) == 1  # the new document's date only
     equal(extended, DocumentIndex(service.corpus))
-    assert service.delete(files[0].stem)
+    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 1.0)
+    assert service.delete(files[0].stem)  # marked removed: extended again, nothing read
     read.clear()
-    rebuilt = DocumentIndex(service.corpus, extended)
-    assert len(read) == 3 and files[0].stem not in rebuilt.metadata.doc_ids
+    marked = DocumentIndex(service.corpus, extended)
+    assert read == [] and files[0].stem not in {d for ids in marked.by_hash.values() for d in ids}
+    equal(marked, DocumentIndex(service.corpus))
+    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 0.0)
+    assert service.delete(files[1].stem)  # the files written again: built anew
+    read.clear()
+    rebuilt = DocumentIndex(service.corpus, marked)
+    assert len(read) == 2 and files[1].stem not in rebuilt.metadata.doc_ids
     equal(rebuilt, DocumentIndex(service.corpus))
 
 
