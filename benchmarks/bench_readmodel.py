@@ -51,7 +51,7 @@ def synthetic(passages: int, rng: np.random.Generator) -> readmodel.Columns:
     sentences = passages * SENTENCES_PER_PASSAGE
     days = rng.integers(date(2000, 1, 1).toordinal(), date(2025, 1, 1).toordinal(), documents_count)
     documents = [Document(id=f"doc{d:07d}", title=f"Story {d} about w{d % VOCABULARY}", text="x" * 3000,
-                          source=f"doc{d}.txt", content_hash=f"{d:064x}",
+                          source=f"doc{d}.txt", content_hash=content_hash(f"text {d}"),
                           metadata={"date": date.fromordinal(int(day)).isoformat(), "publisher": f"Outlet {d % 20}"})
                  for d, day in enumerate(days)]
     starts = np.tile(np.arange(PASSAGES_PER_DOCUMENT) * 600, documents_count)

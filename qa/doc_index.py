@@ -58,20 +58,26 @@ class DocumentIndex:
         if since is None:
             previous = None
         first = len(previous.metadata.doc_ids) if previous is not None else 0
-        # Content hash prefix -> the documents with that text (identical texts share one).
-        self.by_hash: dict[str, frozenset[str]] = dict(previous.by_hash) if previous is not None else {}
+        # Content hash prefix -> the documents with that text (identical texts share one). The
+        # previous index's sets are shared, so a set is copied before it is changed.
+        self.by_hash: dict[str, set[str]] = dict(previous.by_hash) if previous is not None else {}
+        copied: set[str] = set()
+
+        def documents_with(prefix: str) -> set[str]:
+            if prefix not in copied:
+                self.by_hash[prefix] = set(self.by_hash.get(prefix, ()))
+                copied.add(prefix)
+            return self.by_hash[prefix]
+
         for code in since.tolist() if since is not None else []:
             document = corpus.columns.documents[code]
-            prefix = document.content_hash[:HASH_PREFIX]
-            remaining = self.by_hash.get(prefix, frozenset()) - {document.id}
-            if remaining:
-                self.by_hash[prefix] = remaining
-            else:
-                self.by_hash.pop(prefix, None)
+            documents_with(document.content_hash[:HASH_PREFIX]).discard(document.id)
         for code, document in enumerate(corpus.columns.documents[first:], start=first):
             if corpus.doc_code.get(document.id) == code:  # not removed
-                prefix = document.content_hash[:HASH_PREFIX]
-                self.by_hash[prefix] = self.by_hash.get(prefix, frozenset()) | {document.id}
+                documents_with(document.content_hash[:HASH_PREFIX]).add(document.id)
+        for prefix in copied:
+            if not self.by_hash[prefix]:
+                del self.by_hash[prefix]
         # Every word of the vocabulary, by length (a word n edits away is at most n letters longer
         # or shorter); whether the corpus still holds one is the lexical index's to say.
         vocabulary = corpus.columns.vocabulary
