@@ -17,6 +17,8 @@ copy through the page cache. One folder per generation under `<data_dir>/readmod
     term_ids.npy        each sentence's distinct analysed words as vocabulary ids, concatenated;
     term_bounds.npy     sentence s's are term_ids[term_bounds[s]:term_bounds[s+1]]
     passage_lengths.npy per passage row: its number of analysed words (BM25's length norm)
+    removed.npy         per document code: removed (a deletion or a correction), its rows kept
+                        until the next rewrite but never returned (see `apply`)
     vocabulary.json     the words of those ids (a new version only appends)
     vectors.npy         sentence vectors, float16 (cosines move by less than 1e-3): the first
     vectors_tail.npy    rows in vectors.npy, the rest in vectors_tail.npy (see `Vectors`)
