@@ -96,10 +96,9 @@ class _TermSets:
 
 
 class Lineage(NamedTuple):
-    """A corpus version as later versions that only add documents still hold it."""
+    """A corpus version as later versions that add documents or mark some removed still hold it."""
 
     base_identity: tuple[int, ...]  # its documents base file (readmodel.DocumentsBase.identity)
-    base_count: int
     later_ids: list[str]  # the ids of its documents after the base, in code order
     removed: np.ndarray  # the codes of its removed documents
 
@@ -176,8 +175,8 @@ class Corpus:
     def lineage(self) -> Lineage:
         """What a later version must still hold to be this one changed in place (`removed_since`)."""
         base = self.columns.documents_base
-        return Lineage(base.identity, base.count, self.doc_ids[base.count :],
-                       np.flatnonzero(self.columns.removed)) if base else Lineage((), 0, [], np.zeros(0, dtype=np.int64))
+        return Lineage(base.identity, self.doc_ids[base.count :], np.flatnonzero(self.columns.removed)) if base \
+            else Lineage((), [], np.zeros(0, dtype=np.int64))
 
     def removed_since(self, lineage: Lineage) -> np.ndarray | None:
         """The codes of the documents removed since that version, when this one is that one
