@@ -21,6 +21,7 @@ from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
 from index.lexical import terms
 from index.loading import RawDocument, UnreadableFile, discover_with_ids, read_document
+from index import splitting
 from index.splitting import split_passages
 from index.store import DocumentRecords, SentenceRecord, Store
 
@@ -63,6 +64,7 @@ def prepare(raw: RawDocument) -> Document | None:
         if value and name not in metadata:  # the file's own metadata and the sidecar win
             metadata[name] = value
     title, metadata["title_source"] = _title(cleaned.paragraphs, metadata)
+    metadata["sentence_splitter"] = splitting.VERSION
     text = "\n\n".join(cleaned.paragraphs)
     return Document(id=raw.doc_id, title=title, text=text, source=raw.source,
                     content_hash=content_hash(text), metadata=metadata)

@@ -69,8 +69,11 @@ _STYLE = ("body{font:17px/1.6 Georgia,serif;max-width:42em;margin:2em auto;paddi
           "mark{background:#ffe479;padding:0 .1em}nav{font:14px system-ui,sans-serif}")
 
 
+_NOT_SHOWN = ("title_source", "sentence_splitter")  # how ingest made the record, not the article's
+
+
 def render_html(document: Document, ranges: list[Span]) -> str:
-    fields = {"source": document.source, **{k: v for k, v in document.metadata.items() if k != "title_source"},
+    fields = {"source": document.source, **{k: v for k, v in document.metadata.items() if k not in _NOT_SHOWN},
               "content hash": document.content_hash}
     meta = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in fields.items())
     first_mark: set[int] = set()

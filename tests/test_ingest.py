@@ -37,6 +37,23 @@ def test_reingest_adds_nothing_and_changed_file_replaces_its_passages(tmp_path, 
     assert store.delete_document("a") and store.counts() == {"documents": 0, "passages": 0, "sentences": 0}
 
 
+def test_documents_split_by_an_older_splitter_are_split_again(tmp_path, embedder, store_and_settings, monkeypatch):
+    """Citations' offsets come from the splitter: a re-run of ingest replaces what an older
+    version split, though the text is unchanged, and leaves the rest alone."""
+    from index import splitting
+
+    store, settings = store_and_settings
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "wire.txt").write_text("(CNN) -- The mayor resigned. Her deputy -- a lawyer -- takes over.\n")
+    monkeypatch.setattr(splitting, "VERSION", "1")
+    ingest([corpus], store, embedder, settings, progress=False)
+    monkeypatch.undo()
+    again = ingest([corpus], store, embedder, settings, progress=False)
+    assert again.replaced == ["wire"] and store.get_document("wire").metadata["sentence_splitter"] == splitting.VERSION
+    assert ingest([corpus], store, embedder, settings, progress=False).unchanged == ["wire"]
+
+
 def test_binary_and_undecodable_files_are_skipped_with_a_reason(tmp_path, embedder, store_and_settings):
     store, settings = store_and_settings
     corpus = tmp_path / "mixed"

@@ -58,25 +58,64 @@ def test_overlong_sentence_is_cut_at_word_boundaries():
 
 def test_sentences_are_those_of_pysbd_segment():
     """split_sentences splits plain text itself and locates pysbd's sentences itself (faster
-    than `segment`, which compiles a regex per sentence): the sentences must be exactly the
-    ones `segment` gives, on every paragraph of the seeds, news-dev and squad2-dev articles."""
+    than `segment`, which compiles a regex per sentence): on every paragraph of the seeds,
+    news-dev and squad2-dev articles, each sentence pysbd gives for the text it reads (double
+    hyphens as en dashes) is one of ours, or, longer than RUN_ON_CHARS, is exactly covered by
+    consecutive ones of ours."""
     from pathlib import Path
 
     import pysbd
 
     from index.loading import discover, read_document
     from index.pipeline import prepare
+    from index.splitting import RUN_ON_CHARS, _bounded
     from tests.conftest import SEEDS, SHARED
 
     folders = [SEEDS] + [f for f in (SHARED / "eval" / name / "articles" for name in ("news-dev", "squad2-dev"))
                          if f.exists()]
     segmenter = pysbd.Segmenter(language="en", clean=False)
+    cut = 0
     for path in discover([Path(f) for f in folders]):
         document = prepare(read_document(path))
         for paragraph in paragraph_spans(document.text):
-            chunk = document.text[paragraph.start : paragraph.end]
-            expected = [s.strip() for s in segmenter.segment(chunk) if s.strip()]
-            assert [document.text[s.start : s.end] for s in split_sentences(document.text, paragraph)] == expected
+            chunk = _bounded(document.text[paragraph.start : paragraph.end])
+            ours = [Span(s.start - paragraph.start, s.end - paragraph.start)
+                    for s in split_sentences(document.text, paragraph)]
+            cursor = 0
+            for sentence in (s.strip() for s in segmenter.segment(chunk) if s.strip()):
+                start = chunk.index(sentence, cursor)
+                cursor = start + len(sentence)
+                inside = [s for s in ours if start <= s.start and s.end <= cursor]
+                if len(sentence) <= RUN_ON_CHARS:
+                    assert inside == [Span(start, cursor)], sentence
+                else:
+                    assert inside[0].start == start and inside[-1].end == cursor, sentence
+                    cut += len(inside) > 1
+            assert cursor == len(chunk.rstrip())
+    assert cut > 0  # the articles do hold run-ons (news-dev's stray quote marks)
+
+
+def test_wire_copy_dashes_do_not_join_sentences():
+    """pysbd protects everything between two "--" as one parenthesis; CNN's dateline dash
+    and any later dash in the paragraph made the whole paragraph one sentence."""
+    text = ("(CNN) -- Miriam Brown wanted to visit Cape Cod. The lodging cost $200 a night. "
+            "She is bartering -- trading services without money -- to cope.")
+    assert sentences_of(text) == ["(CNN) -- Miriam Brown wanted to visit Cape Cod.", "The lodging cost $200 a night.",
+                                  "She is bartering -- trading services without money -- to cope."]
+
+
+def test_a_stray_quote_mark_does_not_join_the_rest_of_the_paragraph():
+    """Link text left by a web page ('Watch the report"') opens a quotation that pysbd never
+    closes; a run-on longer than RUN_ON_CHARS is cut at the sentence ends inside it, while a
+    short quotation of several sentences stays whole, as pysbd keeps it."""
+    text = ('Watch the report" An oversupply of the drug makes ketamine popular with young people, said '
+            "Superintendent Wilson Fok of the Hong Kong Police. One gram sells for $13 on the street here. "
+            "The drug is legal for medical use, but it is trafficked into Hong Kong from other parts of Asia. "
+            "Police in the U.S. have stepped up efforts.")
+    assert sentences_of(text)[1:] == ["One gram sells for $13 on the street here.",
+                                      "The drug is legal for medical use, but it is trafficked into Hong Kong from "
+                                      "other parts of Asia.", "Police in the U.S. have stepped up efforts."]
+    assert sentences_of('"Stop. Now," he said. Then he left.') == ['"Stop. Now," he said.', "Then he left."]
 
 
 def test_plain_text_is_split_without_pysbd(monkeypatch):
