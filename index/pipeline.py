@@ -15,14 +15,13 @@ import msgspec
 import numpy as np
 
 from config import Settings
+from index import splitting
 from index.bylines import find_byline
 from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
 from index.lexical import terms
 from index.loading import RawDocument, UnreadableFile, discover_with_ids, read_document
-from index import splitting
-from index.splitting import split_passages
 from index.store import DocumentRecords, SentenceRecord, Store
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ def prepare(raw: RawDocument) -> Document | None:
 
 
 def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Passage]:
-    groups = split_passages(document.text, embedder.count_tokens, settings.max_passage_tokens, settings.min_passage_tokens)
+    groups = splitting.split_passages(document.text, embedder.count_tokens, settings.max_passage_tokens, settings.min_passage_tokens)
     return [
         Passage(id=span_id(document, group[0].start, group[-1].end), doc_id=document.id, ordinal=n,
                 start=group[0].start, end=group[-1].end, sentences=group)

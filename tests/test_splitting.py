@@ -113,8 +113,8 @@ def test_a_stray_quote_mark_does_not_join_the_rest_of_the_paragraph():
             "The drug is legal for medical use, but it is trafficked into Hong Kong from other parts of Asia. "
             "Police in the U.S. have stepped up efforts.")
     assert sentences_of(text)[1:] == ["One gram sells for $13 on the street here.",
-                                      "The drug is legal for medical use, but it is trafficked into Hong Kong from "
-                                      "other parts of Asia.", "Police in the U.S. have stepped up efforts."]
+                                      ("The drug is legal for medical use, but it is trafficked into Hong Kong from "
+                                       "other parts of Asia."), "Police in the U.S. have stepped up efforts."]
     assert sentences_of('"Stop. Now," he said. Then he left.') == ['"Stop. Now," he said.', "Then he left."]
 
 
