@@ -70,7 +70,8 @@ def prepare(raw: RawDocument) -> Document | None:
 
 
 def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Passage]:
-    groups = splitting.split_passages(document.text, embedder.count_tokens, settings.max_passage_tokens, settings.min_passage_tokens)
+    groups = splitting.split_passages(document.text, embedder.count_tokens, settings.max_passage_tokens,
+                                      settings.min_passage_tokens)
     return [
         Passage(id=span_id(document, group[0].start, group[-1].end), doc_id=document.id, ordinal=n,
                 start=group[0].start, end=group[-1].end, sentences=group)
