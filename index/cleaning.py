@@ -1,7 +1,9 @@
 """Website boilerplate removal: share buttons, newsletter boxes, comment counters,
 related-article link lists, image alt texts and captions never reach the index.
 
-Works on lines so that every kept line is copied verbatim into the stored text."""
+Works on lines so that every kept line is copied verbatim into the stored text, but for the
+video and photo link texts that news sites set between two sentences of a line, which are
+cut out (`_LINK_TEXT`)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,11 @@ _BOILERPLATE = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# "... the organizers said. Watch how visitors react to the memorial » After more than ...": a
+# link's text, left between two sentences with its arrow (or, in some copies, a stray quote
+# mark). Kept, it joined the next sentence and answered questions about "the memorial".
+_LINK_TEXT = re.compile(r"(?:(?<=[.!?\"”] )|^)(?:Watch|See|Read|Hear|Listen to|Look at|View)\b"
+                        r"[^\"“”.!?»]{3,120}[\"”»]\s+(?=[A-Z])")
 _CAPTION_CREDIT = re.compile(r"\((?:image|photo|picture)\s+credit:[^)]*\)\s*$", re.IGNORECASE)
 _AUTHOR_BIO = re.compile(r"^(?P<name>(?:[A-Z][\w'’.-]+\s){1,3}?[A-Z][\w'’-]+)\s+is\s+(?:an?|the)\s")
 
@@ -62,6 +69,7 @@ def clean(paragraphs: list[str]) -> CleanText:
     for paragraph in paragraphs:
         lines: list[str] = []
         for line in paragraph.split("\n"):
+            line = _LINK_TEXT.sub("", line)
             stripped = line.strip()
             if not stripped:
                 continue

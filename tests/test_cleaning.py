@@ -82,3 +82,13 @@ def test_real_world_layouts_keep_the_story_and_byline_and_drop_promotions(tmp_pa
                           "newsletter"]:
             assert promotion not in document.text, (name, promotion)
         assert document.metadata.get("author") == author, (name, document.metadata)
+
+
+def test_link_texts_between_sentences_are_cut_out():
+    """A video link's text left inside a line ("Watch ... »", or a stray quote mark in some
+    copies) goes; quotations and sentences that merely start with "See" stay."""
+    kept = clean(['The park opened. Watch how visitors react to the memorial" After five years, it is done.\n'
+                  "Read more about the vote » The minister said no.\n"
+                  'See the report below. He said "see you" Then he left.']).paragraphs
+    assert kept == ["The park opened. After five years, it is done.\nThe minister said no.\n"
+                    'See the report below. He said "see you" Then he left.']
