@@ -31,6 +31,7 @@ _BOILERPLATE = re.compile(
 # mark). Kept, it joined the next sentence and answered questions about "the memorial".
 _LINK_TEXT = re.compile(r"(?:(?<=[.!?\"”] )|^)(?:Watch|See|Read|Hear|Listen to|Look at|View)\b"
                         r"[^\"“”.!?»]{3,120}[\"”»]\s+(?=[A-Z])")
+_SHARE_LINK_AT_END = re.compile(r"(?:(?<=[.!?\"”])\s+|^)e-?mail to a friend\.?\s*$", re.IGNORECASE)  # CNN's, after the last sentence
 _CAPTION_CREDIT = re.compile(r"\((?:image|photo|picture)\s+credit:[^)]*\)\s*$", re.IGNORECASE)
 _AUTHOR_BIO = re.compile(r"^(?P<name>(?:[A-Z][\w'’.-]+\s){1,3}?[A-Z][\w'’-]+)\s+is\s+(?:an?|the)\s")
 
@@ -69,7 +70,7 @@ def clean(paragraphs: list[str]) -> CleanText:
     for paragraph in paragraphs:
         lines: list[str] = []
         for line in paragraph.split("\n"):
-            line = _LINK_TEXT.sub("", line)
+            line = _SHARE_LINK_AT_END.sub("", _LINK_TEXT.sub("", line))
             stripped = line.strip()
             if not stripped:
                 continue

@@ -86,9 +86,11 @@ def test_real_world_layouts_keep_the_story_and_byline_and_drop_promotions(tmp_pa
 
 def test_link_texts_between_sentences_are_cut_out():
     """A video link's text left inside a line ("Watch ... »", or a stray quote mark in some
-    copies) goes; quotations and sentences that merely start with "See" stay."""
-    kept = clean(['The park opened. Watch how visitors react to the memorial" After five years, it is done.\n'
-                  "Read more about the vote » The minister said no.\n"
-                  'See the report below. He said "see you" Then he left.']).paragraphs
-    assert kept == ["The park opened. After five years, it is done.\nThe minister said no.\n"
-                    'See the report below. He said "see you" Then he left.']
+    copies) goes, as does a share link after the last sentence; quotations and sentences
+    that merely start with "See" stay."""
+    lines = ['The park opened. Watch how visitors react to the memorial" After five years, it is done.',
+             "Read more about the vote » The minister said no.",
+             'See the report below. He said "see you" Then he left. E-mail to a friend', "E-mail to a friend"]
+    assert clean(["\n".join(lines)]).paragraphs == [
+        'The park opened. After five years, it is done.\nThe minister said no.\nSee the report below. He said "see you" '
+        "Then he left."]
