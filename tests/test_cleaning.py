@@ -91,6 +91,6 @@ def test_link_texts_between_sentences_are_cut_out():
     lines = ['The park opened. Watch how visitors react to the memorial" After five years, it is done.',
              "Read more about the vote » The minister said no.",
              'See the report below. He said "see you" Then he left. E-mail to a friend', "E-mail to a friend"]
-    assert clean(["\n".join(lines)]).paragraphs == [
+    assert clean(["\n".join(lines)]).paragraphs == [(
         'The park opened. After five years, it is done.\nThe minister said no.\nSee the report below. He said "see you" '
-        "Then he left."]
+        "Then he left.")]
