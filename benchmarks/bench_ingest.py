@@ -3,7 +3,7 @@
 On the squad2-dev, news-dev and seed articles (real text, no memoisation):
 1. reading and cleaning the files (`read_document` + `prepare`);
 2. sentence splitting and passage building (`chunk`: pysbd and the token counter);
-3. the rest of the records (sentence terms) without embedding;
+3. the rest of the records (sentence ids) without embedding;
 4. the embedding floor: every sentence embedded with the ingest embedder (int8 MiniLM, all
    cores), nothing else;
 5. Chroma writes of the finished records (`Store.write_documents`, ingest's batches), into
@@ -57,7 +57,7 @@ def main() -> int:
 
     def sentence_records():
         return [[SentenceRecord(id=pipeline.span_id(d, s.start, s.end), passage_id=p.id, doc_id=d.id, start=s.start,
-                                end=s.end, terms=" ".join(pipeline.terms(d.text[s.start : s.end])))
+                                end=s.end)
                  for p in ps for s in p.sentences] for d, ps in zip(documents, chunks)]
 
     sentences, records_s = _timed(sentence_records)

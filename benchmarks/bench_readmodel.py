@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from index import readmodel
 from index.documents import Document, Passage, Span, content_hash, span_id
-from index.lexical import Postings, terms
+from index.lexical import Postings
 from index.store import SentenceRecord, Snapshot
 from qa.corpus import Corpus
 from qa.doc_index import document_index
@@ -90,7 +90,7 @@ def article(n: int, edition: str = "") -> Snapshot:
                           start=spans[0].start, end=spans[-1].end, sentences=spans)
         passages.append(passage)
         sentences += [SentenceRecord(id=span_id(document, s.start, s.end), passage_id=passage.id, doc_id=document.id,
-                                     start=s.start, end=s.end, terms=" ".join(terms(text[s.start:s.end])))
+                                     start=s.start, end=s.end)
                       for s in spans]
     return Snapshot(documents={document.id: document}, passages=passages, sentences=sentences,
                     sentence_vectors=np.ones((len(sentences), readmodel.VECTOR_DIM), dtype=np.float32))

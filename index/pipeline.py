@@ -20,7 +20,6 @@ from index.bylines import find_byline
 from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
-from index.lexical import terms
 from index.loading import RawDocument, UnreadableFile, discover_with_ids, read_document
 from index.store import DocumentRecords, SentenceRecord, Store
 
@@ -83,7 +82,7 @@ def records(document: Document, embedder: Embedder, settings: Settings) -> Docum
     """Split and embed a document: everything the store needs, nothing written yet."""
     passages = chunk(document, embedder, settings)
     sentences = [SentenceRecord(id=span_id(document, s.start, s.end), passage_id=p.id, doc_id=document.id,
-                                start=s.start, end=s.end, terms=" ".join(terms(document.text[s.start : s.end])))
+                                start=s.start, end=s.end)
                  for p in passages for s in p.sentences]
     sentence_vectors = embedder.embed([document.text[s.start : s.end] for s in sentences])
     return DocumentRecords(document=document, passages=passages, passage_vectors=passage_centroids(passages, sentence_vectors),

@@ -324,8 +324,8 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
     order = sorted((k for k, s in enumerate(snapshot.sentences) if s.passage_id in passage_row),
                    key=lambda k: (passage_row[snapshot.sentences[k].passage_id], snapshot.sentences[k].start))
     sentences = [snapshot.sentences[k] for k in order]
-    sentence_words = [list(dict.fromkeys(s.terms.split())) for s in sentences]
     by_id = {d.id: d for d in documents}
+    sentence_words = [list(dict.fromkeys(terms(by_id[s.doc_id].text[s.start : s.end]))) for s in sentences]
     passage_words = [Counter(terms(by_id[p.doc_id].text[p.start : p.end])) for p in passages]
 
     def ids(words) -> list[int]:

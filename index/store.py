@@ -3,7 +3,8 @@
 `<prefix>-documents`: one record per article (full cleaned text, title, metadata).
 `<prefix>-passages`: passages with their embedding, offsets and sentence spans (no text: the
 document has it).
-`<prefix>-sentences`: one embedding per sentence, with its offsets.
+`<prefix>-sentences`: one embedding per sentence, with its document's id (its passage and
+offsets are in the passage record, its id is their content hash).
 `<prefix>-meta`: the generation marker that tells readers the corpus changed.
 Embedded mode (PersistentClient under data_dir) and server mode (HttpClient) differ only
 in how the client is made: `store_mode` in the settings. An embedded store has one
@@ -30,7 +31,7 @@ import msgspec
 import numpy as np
 
 from config import Settings
-from index.documents import Document, Passage, Span
+from index.documents import Document, Passage, Span, span_id
 
 
 class StoreUnavailable(Exception):
@@ -104,7 +105,6 @@ class SentenceRecord(msgspec.Struct, frozen=True):
     doc_id: str
     start: int
     end: int
-    terms: str = ""  # the analysed words (index.lexical.terms), space-separated: scoring needs no re-analysis
 
 
 class Changes(msgspec.Struct):
@@ -262,11 +262,11 @@ class Store:
         sentences = [(s, v) for item in batch for s, v in zip(item.sentences, item.sentence_vectors)]
         for part in _chunks(len(sentences), self._batch):
             rows = sentences[part]
-            self.sentences.add(
-                ids=[s.id for s, _ in rows], embeddings=np.stack([v for _, v in rows]),
-                metadatas=[{"doc_id": s.doc_id, "passage_id": s.passage_id, "start": s.start, "end": s.end,
-                            "terms": s.terms} for s, _ in rows],
-            )
+            # The document id alone: deletes and filtered searches select by it, and the rest
+            # (passage, offsets, id) follows from the passage's sentence spans. Each further
+            # key cost Chroma a metadata row per sentence (a fifth of the write time).
+            self.sentences.add(ids=[s.id for s, _ in rows], embeddings=np.stack([v for _, v in rows]),
+                               metadatas=[{"doc_id": s.doc_id} for s, _ in rows])
         passages = [(p, v) for item in batch for p, v in zip(item.passages, item.passage_vectors)]
         for part in _chunks(len(passages), self._batch):
             rows = passages[part]
@@ -394,13 +394,13 @@ class Store:
             for i, m in zip(raw["ids"], raw["metadatas"]) if m["doc_id"] in documents
         ]
         passages.sort(key=lambda p: (p.doc_id, p.ordinal))
-        raw = read(self.sentences, ["metadatas", "embeddings"])
-        keep = [k for k, m in enumerate(raw["metadatas"]) if m["doc_id"] in documents]
-        sentences = [SentenceRecord(id=raw["ids"][k], passage_id=raw["metadatas"][k]["passage_id"],
-                                    doc_id=raw["metadatas"][k]["doc_id"], start=raw["metadatas"][k]["start"],
-                                    end=raw["metadatas"][k]["end"], terms=raw["metadatas"][k].get("terms", ""))
-                     for k in keep]
-        vectors = np.asarray([raw["embeddings"][k] for k in keep], dtype=np.float32).reshape(len(keep), 384)
+        raw = read(self.sentences, ["embeddings"])
+        vector_of = dict(zip(raw["ids"], raw["embeddings"]))
+        # A committed document's sentences were all written before it (the commit order).
+        sentences = [SentenceRecord(id=sentence_id, passage_id=p.id, doc_id=p.doc_id, start=span.start, end=span.end)
+                     for p in passages for span in p.sentences
+                     if (sentence_id := span_id(documents[p.doc_id], span.start, span.end)) in vector_of]
+        vectors = np.asarray([vector_of[s.id] for s in sentences], dtype=np.float32).reshape(len(sentences), 384)
         return Snapshot(documents=documents, passages=passages, sentences=sentences, sentence_vectors=vectors)
 
     def query_sentences(self, vector: np.ndarray, n: int,

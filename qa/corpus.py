@@ -77,7 +77,7 @@ class _Sentences:
         start, end = (int(x) for x in corpus.sentence_columns[row])
         document = corpus.columns.documents[int(corpus.sentence_doc[row])]
         return SentenceRecord(id=span_id(document, start, end), passage_id=passage.id, doc_id=passage.doc_id,
-                              start=start, end=end, terms=" ".join(sorted(corpus.sentence_terms[row])))
+                              start=start, end=end)
 
 
 class _TermSets:

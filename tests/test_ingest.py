@@ -54,6 +54,26 @@ def test_documents_split_by_an_older_splitter_are_split_again(tmp_path, embedder
     assert ingest([corpus], store, embedder, settings, progress=False).unchanged == ["wire"]
 
 
+def test_sentence_records_hold_the_document_id_and_a_snapshot_restores_the_rest(tmp_path, embedder,
+                                                                              store_and_settings):
+    """Chroma keeps a sentence's vector and document id; its passage, offsets and id come back
+    from the passage's sentence spans, exactly as ingest made them."""
+    import numpy as np
+
+    from index.pipeline import prepare, records
+
+    store, settings = store_and_settings
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEEDS / "000_05abd8f469b4269b.txt", corpus / "a.txt")
+    ingest([corpus], store, embedder, settings, progress=False)
+    made = records(prepare(read_document(corpus / "a.txt", "a")), embedder, settings)
+    assert {tuple(m) for m in store.sentences.get(include=["metadatas"])["metadatas"]} == {("doc_id",)}
+    snapshot = store.snapshot()
+    assert snapshot.sentences == made.sentences
+    assert np.allclose(snapshot.sentence_vectors, made.sentence_vectors, atol=1e-6)
+
+
 def test_binary_and_undecodable_files_are_skipped_with_a_reason(tmp_path, embedder, store_and_settings):
     store, settings = store_and_settings
     corpus = tmp_path / "mixed"
