@@ -72,6 +72,11 @@ def test_sentence_records_hold_the_document_id_and_a_snapshot_restores_the_rest(
     snapshot = store.snapshot()
     assert snapshot.sentences == made.sentences
     assert np.allclose(snapshot.sentence_vectors, made.sentence_vectors, atol=1e-6)
+    # Stores written before kept the passage, offsets and words in each sentence's metadata too.
+    store.sentences.update(ids=[s.id for s in made.sentences],
+                           metadatas=[{"doc_id": s.doc_id, "passage_id": s.passage_id, "start": s.start, "end": s.end,
+                                       "terms": "older"} for s in made.sentences])
+    assert store.snapshot().sentences == made.sentences
 
 
 def test_binary_and_undecodable_files_are_skipped_with_a_reason(tmp_path, embedder, store_and_settings):
