@@ -77,11 +77,19 @@ def _pysbd_spans(text: str, within: Span) -> list[Span]:
             continue
         spans.append(Span(within.start + found, within.start + found + len(piece)))
         cursor = found + len(piece)
-    rest = chunk[cursor:]
-    if rest.strip():
-        lead = len(rest) - len(rest.lstrip())
-        spans.append(Span(within.start + cursor + lead, within.start + cursor + len(rest.rstrip())))
+    if rest := _stripped(chunk[cursor:], within.start + cursor):
+        spans.append(rest)
     return spans
+
+
+def _stripped(run: str, start: int) -> Span | None:
+    """The span of `run`, which starts at `start`, without its surrounding whitespace (None
+    if that leaves nothing)."""
+    body = run.strip()
+    if not body:
+        return None
+    lead = len(run) - len(run.lstrip())
+    return Span(start + lead, start + lead + len(body))
 
 
 @lru_cache(maxsize=1)
@@ -137,16 +145,15 @@ def split_sentences(text: str, within: Span | None = None) -> list[Span]:
         cuts = [0, *_plain_ends(line.group()), len(line.group())]
         for a, b in pairwise(cuts):
             run = line.group()[a:b]
-            body = run.strip()
-            if not body:
-                continue
             start = line.start() + a
+            if not (span := _stripped(run, start)):
+                continue
+            body = region[span.start : span.end]
             if _OTHER_BREAKS.search(body, 0, _END_MARKS.search(body).start()):
                 spans.extend(piece for sentence in _pysbd_spans(region, Span(start, start + len(run)))
                              for piece in _run_on_pieces(region, sentence))
             else:
-                lead = len(run) - len(run.lstrip())
-                spans.append(Span(start + lead, start + lead + len(body)))
+                spans.append(span)
     return [Span(within.start + s.start, within.start + s.end) for s in spans]
 
 
@@ -174,13 +181,7 @@ def _run_on_pieces(text: str, sentence: Span) -> list[Span]:
     body = text[sentence.start : sentence.end]
     never = _never_plain_words()
     cuts = [0, *(m.end() for m in _SENTENCE_END_INSIDE.finditer(body) if m.group(1).lower() not in never), len(body)]
-    pieces = []
-    for a, b in pairwise(cuts):
-        run = body[a:b]
-        if run.strip():
-            lead = len(run) - len(run.lstrip())
-            pieces.append(Span(sentence.start + a + lead, sentence.start + a + lead + len(run.strip())))
-    return pieces
+    return [piece for a, b in pairwise(cuts) if (piece := _stripped(body[a:b], sentence.start + a))]
 
 
 def _split_long_sentence(text: str, span: Span, tokens: int, max_tokens: int) -> list[Span]:
