@@ -54,12 +54,11 @@ import numpy as np
 from config import Settings
 from index.documents import Document
 from index.lexical import LexicalIndex, Postings, terms
-from index.store import Snapshot, Store, StoreUnavailable
+from index.store import VECTOR_DIM, Snapshot, Store, StoreUnavailable
 
 COMMITTED = "COMMITTED"
 ID_DTYPE = "S20"  # index.documents.span_id: 20 hex characters
 FORMAT = "read model 9"  # written into COMMITTED: a folder of another format is rebuilt, never misread
-VECTOR_DIM = 384
 _ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "sentence_keys", "term_ids", "term_bounds",
            "passage_lengths", "removed")
 _POSTINGS = ("indptr", "rows", "counts")

@@ -190,7 +190,8 @@ CLOCK_SKEW_NS = 60 * 10**9  # how far writers' and readers' clocks may disagree
 _READ_PAGE = 20_000
 _FETCH_CHUNK = 2_000
 _FETCH_REQUESTS = 2
-_MARKER_VECTOR = [1.0] + [0.0] * 383  # Chroma stores vectors only: the marker needs one
+VECTOR_DIM = 384  # MiniLM's
+_MARKER_VECTOR = [1.0] + [0.0] * (VECTOR_DIM - 1)  # Chroma stores vectors only: the marker needs one
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -330,24 +331,34 @@ class Store:
         return removed
 
     # ---- reads --------------------------------------------------------------------
-    def _all(self, collection: Any, include: list[str], where: dict | None = None) -> dict[str, list]:
+    def _all(self, collection: Any, include: list[str], where: dict | None = None) -> dict[str, Any]:
         """Every record of a collection, or those matching `where` (Chroma caps one response):
         one request when they fit in a chunk (a write's few documents), else the rest's ids in
-        pages and their records by id."""
-        first = collection.get(where=where, include=include, limit=_FETCH_CHUNK)
-        out: dict[str, list] = {key: list(first[key]) for key in ("ids", *include)}
-        if len(first["ids"]) < _FETCH_CHUNK:
-            return out
-        ids: list[str] = []
-        while page := collection.get(where=where, include=[], limit=_READ_PAGE, offset=_FETCH_CHUNK + len(ids))["ids"]:
-            ids.extend(page)
-            if len(page) < _READ_PAGE:
-                break
-        with ThreadPoolExecutor(_FETCH_REQUESTS) as requests:
-            for found in requests.map(lambda part: collection.get(ids=ids[part], include=include),
-                                      _chunks(len(ids), _FETCH_CHUNK)):
-                for key, values in out.items():
+        pages and their records by id. Embeddings come back as one float32 matrix: kept as
+        the client's float64 rows, half a million passages' sentences outgrew 24 GB."""
+        out: dict[str, Any] = {key: [] for key in ("ids", *include)}
+
+        def keep(found: dict[str, Any]) -> None:
+            for key, values in out.items():
+                if key == "embeddings":
+                    values.append(np.asarray(found[key], dtype=np.float32).reshape(-1, VECTOR_DIM))
+                else:
                     values.extend(found[key])
+
+        keep(first := collection.get(where=where, include=include, limit=_FETCH_CHUNK))
+        if len(first["ids"]) == _FETCH_CHUNK:
+            ids: list[str] = []
+            while page := collection.get(where=where, include=[], limit=_READ_PAGE,
+                                         offset=_FETCH_CHUNK + len(ids))["ids"]:
+                ids.extend(page)
+                if len(page) < _READ_PAGE:
+                    break
+            with ThreadPoolExecutor(_FETCH_REQUESTS) as requests:
+                for found in requests.map(lambda part: collection.get(ids=ids[part], include=include),
+                                          _chunks(len(ids), _FETCH_CHUNK)):
+                    keep(found)
+        if "embeddings" in out:
+            out["embeddings"] = np.concatenate(out["embeddings"])
         return out
 
     @staticmethod
@@ -374,16 +385,15 @@ class Store:
     def snapshot(self, doc_ids: list[str] | None = None) -> Snapshot:
         """Every committed document with its passages and sentences, or only those of `doc_ids`
         (the ones of them that are committed)."""
-        def read(collection: Any, include: list[str]) -> dict[str, list]:
+        def read(collection: Any, include: list[str]) -> dict[str, Any]:
             if doc_ids is None:
                 return self._all(collection, include)
-            out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
-            for part in _chunks(len(doc_ids), 500):  # SQLite caps the parameters of one query
-                page = collection.get(ids=doc_ids[part], include=include) if collection is self.documents \
-                    else self._all(collection, include, where={"doc_id": {"$in": doc_ids[part]}})
-                for key in out:
-                    out[key].extend(page[key])
-            return out
+            pages = [collection.get(ids=doc_ids[part], include=include) if collection is self.documents
+                     else self._all(collection, include, where={"doc_id": {"$in": doc_ids[part]}})
+                     for part in _chunks(len(doc_ids), 500)]  # SQLite caps the parameters of one query
+            return {key: np.concatenate([page[key] for page in pages] or [np.zeros((0, VECTOR_DIM), np.float32)])
+                    if key == "embeddings" else [value for page in pages for value in page[key]]
+                    for key in ("ids", *include)}
 
         docs = read(self.documents, ["documents", "metadatas"])
         documents = {i: self._document(i, t, m) for i, t, m in zip(docs["ids"], docs["documents"], docs["metadatas"])}
@@ -395,12 +405,12 @@ class Store:
         ]
         passages.sort(key=lambda p: (p.doc_id, p.ordinal))
         raw = read(self.sentences, ["embeddings"])
-        vector_of = dict(zip(raw["ids"], raw["embeddings"]))
+        row_of = {sentence_id: row for row, sentence_id in enumerate(raw["ids"])}
         # A committed document's sentences were all written before it (the commit order).
         sentences = [SentenceRecord(id=sentence_id, passage_id=p.id, doc_id=p.doc_id, start=span.start, end=span.end)
                      for p in passages for span in p.sentences
-                     if (sentence_id := span_id(documents[p.doc_id], span.start, span.end)) in vector_of]
-        vectors = np.asarray([vector_of[s.id] for s in sentences], dtype=np.float32).reshape(len(sentences), 384)
+                     if (sentence_id := span_id(documents[p.doc_id], span.start, span.end)) in row_of]
+        vectors = raw["embeddings"][[row_of[s.id] for s in sentences]].reshape(len(sentences), VECTOR_DIM)
         return Snapshot(documents=documents, passages=passages, sentences=sentences, sentence_vectors=vectors)
 
     def query_sentences(self, vector: np.ndarray, n: int,

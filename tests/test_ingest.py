@@ -230,3 +230,22 @@ def test_a_delete_waits_for_one_batch_write_not_for_a_whole_ingest(tmp_path, emb
         release.set()
         upload.join(60)
     assert service.store.get_document("000_05abd8f469b4269b") is not None
+
+
+def test_a_store_read_in_many_pages_gives_the_same_snapshot(embedder, store_and_settings, monkeypatch):
+    """Large stores are read as ids in pages, then records by id in chunks, the vectors kept
+    as one float32 matrix: the same snapshot as one request."""
+    import numpy as np
+
+    from index import store as store_module
+
+    store, settings = store_and_settings
+    ingest([SEEDS], store, embedder, settings, progress=False)
+    whole = store.snapshot()
+    monkeypatch.setattr(store_module, "_FETCH_CHUNK", 7)
+    monkeypatch.setattr(store_module, "_READ_PAGE", 11)
+    paged = store.snapshot()
+    assert paged.sentences == whole.sentences and len(paged.sentences) > 7 * 11
+    assert paged.sentence_vectors.dtype == np.float32
+    assert np.array_equal(paged.sentence_vectors, whole.sentence_vectors)
+    assert [p.id for p in paged.passages] == [p.id for p in whole.passages]
