@@ -309,6 +309,6 @@ class Corpus:
         per-document table, as a filter may keep thousands of documents."""
         if not doc_ids:
             return None
-        kept = np.zeros(len(self.doc_code), dtype=bool)
+        kept = np.zeros(len(self.doc_ids), dtype=bool)  # by code: removed documents keep theirs
         kept[[self.doc_code[d] for d in doc_ids if d in self.doc_code]] = True
         return kept[self.passage_doc]

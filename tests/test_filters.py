@@ -135,3 +135,28 @@ def test_a_filter_of_few_sentences_is_searched_exactly_even_in_a_large_corpus(se
         expected[passage] = max(expected.get(passage, -1.0), float(cosines[k]))
     assert found.keys() == expected.keys() and all(found[p] == pytest.approx(expected[p]) for p in found)
     assert {corpus.passages[p].doc_id for p in found} <= set(kept)
+
+
+def test_filters_hold_after_a_document_is_removed(tmp_path, embedder, monkeypatch):
+    """A deletion marks the document's rows removed while its code stays in the columns: a
+    filter's mask spans every code (it was sized by the live documents and failed)."""
+    from index import readmodel
+
+    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 1.0)  # three articles: keep the mark, no rewrite
+    folder = tmp_path / "dated"
+    folder.mkdir()
+    for name, (text, metadata) in ARTICLES.items():
+        (folder / name).write_text(text + "\n")
+        if metadata:
+            (folder / f"{name}.meta.json").write_text(json.dumps(metadata))
+    settings = make_settings(tmp_path / "store")
+    service = QAService(settings, Store.open(settings), embedder)
+    try:
+        service.ingest([folder])
+        assert service.delete("harbour-undated")
+        assert bool(service.corpus.columns.removed.any())  # marked, not yet dropped
+        for filters in (Filters(publisher="Coast Times"), Filters(doc_ids=["harbour-2021"])):
+            answer = service.ask(QUESTION, filters=filters)
+            assert answer.answered and {c.doc_id for c in answer.citations} == {"harbour-2021"}
+    finally:
+        service.close()
