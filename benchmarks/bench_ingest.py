@@ -34,7 +34,7 @@ from config import load_settings  # noqa: E402
 from index import pipeline  # noqa: E402
 from index.embedding import load_embedder  # noqa: E402
 from index.loading import discover_with_ids, read_document  # noqa: E402
-from index.store import DocumentRecords, SentenceRecord, Store  # noqa: E402
+from index.store import DocumentRecords, Store, sentence_records  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
 FOLDERS = [SHARED / "squad2-dev" / "articles", SHARED / "news-dev" / "articles", ROOT / "seeds"]
@@ -55,12 +55,7 @@ def main() -> int:
     chunks, split_s = _timed(lambda: [pipeline.chunk(d, embedder, settings) for d in documents])
     passages = sum(len(c) for c in chunks)
 
-    def sentence_records():
-        return [[SentenceRecord(id=pipeline.span_id(d, s.start, s.end), passage_id=p.id, doc_id=d.id, start=s.start,
-                                end=s.end)
-                 for p in ps for s in p.sentences] for d, ps in zip(documents, chunks)]
-
-    sentences, records_s = _timed(sentence_records)
+    sentences, records_s = _timed(lambda: [sentence_records(d, ps) for d, ps in zip(documents, chunks)])
     texts = [[d.text[s.start : s.end] for s in ss] for d, ss in zip(documents, sentences)]
     vectors, embed_s = _timed(lambda: [embedder.embed(t) for t in texts])
     records = [DocumentRecords(document=d, passages=ps, passage_vectors=pipeline.passage_centroids(ps, v),

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from index import readmodel
 from index.documents import Document, Passage, Span, content_hash, span_id
 from index.lexical import Postings
-from index.store import SentenceRecord, Snapshot
+from index.store import Snapshot, sentence_records
 from qa.corpus import Corpus
 from qa.doc_index import document_index
 
@@ -89,9 +89,7 @@ def article(n: int, edition: str = "") -> Snapshot:
         passage = Passage(id=span_id(document, spans[0].start, spans[-1].end), doc_id=document.id, ordinal=p,
                           start=spans[0].start, end=spans[-1].end, sentences=spans)
         passages.append(passage)
-        sentences += [SentenceRecord(id=span_id(document, s.start, s.end), passage_id=passage.id, doc_id=document.id,
-                                     start=s.start, end=s.end)
-                      for s in spans]
+        sentences += sentence_records(document, [passage])
     return Snapshot(documents={document.id: document}, passages=passages, sentences=sentences,
                     sentence_vectors=np.ones((len(sentences), readmodel.VECTOR_DIM), dtype=np.float32))
 

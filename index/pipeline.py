@@ -21,7 +21,7 @@ from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
 from index.loading import RawDocument, UnreadableFile, discover_with_ids, read_document
-from index.store import DocumentRecords, SentenceRecord, Store
+from index.store import DocumentRecords, Store, sentence_records
 
 log = logging.getLogger(__name__)
 WRITE_BATCH_PASSAGES = 256  # documents are written to Chroma in batches of about this many passages
@@ -81,9 +81,7 @@ def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Pa
 def records(document: Document, embedder: Embedder, settings: Settings) -> DocumentRecords:
     """Split and embed a document: everything the store needs, nothing written yet."""
     passages = chunk(document, embedder, settings)
-    sentences = [SentenceRecord(id=span_id(document, s.start, s.end), passage_id=p.id, doc_id=document.id,
-                                start=s.start, end=s.end)
-                 for p in passages for s in p.sentences]
+    sentences = sentence_records(document, passages)
     sentence_vectors = embedder.embed([document.text[s.start : s.end] for s in sentences])
     return DocumentRecords(document=document, passages=passages, passage_vectors=passage_centroids(passages, sentence_vectors),
                            sentences=sentences, sentence_vectors=sentence_vectors)

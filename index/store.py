@@ -107,6 +107,13 @@ class SentenceRecord(msgspec.Struct, frozen=True):
     end: int
 
 
+def sentence_records(document: Document, passages: list[Passage]) -> list[SentenceRecord]:
+    """The records of the passages' sentences in text order; a sentence's id is the content
+    hash of its document version and offsets, so ingest and a snapshot make the same ones."""
+    return [SentenceRecord(id=span_id(document, s.start, s.end), passage_id=p.id, doc_id=document.id,
+                           start=s.start, end=s.end) for p in passages for s in p.sentences]
+
+
 class Changes(msgspec.Struct):
     """What the change log says since a reader's version."""
 
@@ -407,9 +414,7 @@ class Store:
         raw = read(self.sentences, ["embeddings"])
         row_of = {sentence_id: row for row, sentence_id in enumerate(raw["ids"])}
         # A committed document's sentences were all written before it (the commit order).
-        sentences = [SentenceRecord(id=sentence_id, passage_id=p.id, doc_id=p.doc_id, start=span.start, end=span.end)
-                     for p in passages for span in p.sentences
-                     if (sentence_id := span_id(documents[p.doc_id], span.start, span.end)) in row_of]
+        sentences = [s for p in passages for s in sentence_records(documents[p.doc_id], [p]) if s.id in row_of]
         vectors = raw["embeddings"][[row_of[s.id] for s in sentences]].reshape(len(sentences), VECTOR_DIM)
         return Snapshot(documents=documents, passages=passages, sentences=sentences, sentence_vectors=vectors)
 
