@@ -278,6 +278,14 @@ class Corpus:
         """The passage's sentence rows, in text order."""
         return np.arange(self.sentence_bounds[row], self.sentence_bounds[row + 1])
 
+    def next_sentence(self, row: int) -> int | None:
+        """The row of the sentence after this one in its document (None at its end): a
+        document's sentences are one run of rows, in text order."""
+        following = row + 1
+        if following < len(self.sentence_doc) and self.sentence_doc[following] == self.sentence_doc[row]:
+            return following
+        return None
+
     def vectors(self, rows: np.ndarray | list[int]) -> np.ndarray:
         """Float32 vectors of these sentence rows."""
         return np.asarray(self.sentence_vectors.take(rows), dtype=np.float32)

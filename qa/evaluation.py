@@ -7,8 +7,9 @@ Datasets (see ../shared/eval), all a folder with `questions.jsonl`:
 * seed-dev: no `articles/`; `sources` name files of the seeds folder.
 The articles go into their own cached store under `<data_dir>/eval/<dataset>`.
 
-Answers are scored the way a reader would: a gold answer occurs in the quoted sentence after
-lower-casing and dropping punctuation, or most of its words do (crowd spans are loose)."""
+Answers are scored the way a reader would: a gold answer occurs in the quoted sentences after
+lower-casing and dropping punctuation, or most of its words do (crowd spans are loose). The
+first quoted sentence (the best one) is also scored on its own."""
 
 from __future__ import annotations
 
@@ -159,6 +160,7 @@ def evaluate(service: QAService, dataset: Dataset, progress: bool = True,
             "cited_hit": q.answerable and answer_found([c.quote for c in response.citations], q.answers),
             "gold_sentence_rank": gold_sentence_rank,
             "best_sentence": candidates[0] if candidates else None,
+            "quoted": [c.quote for c in response.citations],
             "answer_text": first.answer_text if first else None,
             "short_answer_right": bool(first and first.answer_text and short_answer_right(first.answer_text, q.answers)),
             "gold": q.answers,
@@ -183,10 +185,10 @@ def summarise(name: str, records: list[dict], threshold: float) -> dict:
     ece, table = reliability(confidences, [best_right(r) for r in records])
     with_span = [r for r in answerable if r["answered"] and r["answer_text"]]
     misses = [{"id": r["id"], "question": r["question"], "answerable": r["answerable"],
-               "quoted": r["best_sentence"] if r["answered"] else None, "best_sentence": r["best_sentence"],
+               "quoted": r["quoted"] or None, "best_sentence": r["best_sentence"],
                "gold": r["gold"], "gold_sentence_rank": r["gold_sentence_rank"], "gold_passage_rank": r["gold_rank"],
                "confidence": r["confidence"]}
-              for r in records if (r["answerable"] and not r["first_hit"]) or (not r["answerable"] and r["answered"])]
+              for r in records if (r["answerable"] and not r["cited_hit"]) or (not r["answerable"] and r["answered"])]
     return {
         "dataset": name, "questions": len(records), "answerable": len(answerable), "unanswerable": len(unanswerable),
         "threshold": threshold,
@@ -196,8 +198,8 @@ def summarise(name: str, records: list[dict], threshold: float) -> dict:
         } | {"mrr@10": round(sum(1 / r["gold_rank"] for r in answerable if r["gold_rank"]) / len(answerable), 4)
              if answerable else None},
         "answers": {
-            "answered_with_gold": count(answerable, lambda r: r["first_hit"]),
-            "answered_wrongly": count(answerable, lambda r: r["answered"] and not r["first_hit"]),
+            "answered_with_gold": count(answerable, lambda r: r["cited_hit"]),
+            "answered_wrongly": count(answerable, lambda r: r["answered"] and not r["cited_hit"]),
             "abstained": count(answerable, lambda r: not r["answered"]),
             "first_sentence_has_gold": share(answerable, lambda r: r["first_hit"]),
             "any_cited_sentence_has_gold": share(answerable, lambda r: r["cited_hit"]),

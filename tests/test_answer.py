@@ -1,0 +1,71 @@
+"""Answer composition on the ingested seeds: which sentences are quoted, in which order."""
+
+import numpy as np
+
+from qa.answer import Composer
+from qa.question import analyse
+from qa.retrieval import Hit
+
+TRADE_QUESTION = "How much did China-Russia trade reach in 2023?"
+
+
+def _row_at(corpus, doc_id: str, start: int) -> int:
+    rows = corpus.doc_sentence_rows([doc_id])
+    return int(rows[np.flatnonzero(corpus.sentence_start[rows] == start)[0]])
+
+
+def _composer(service, passages: int) -> Composer:
+    return Composer(service.corpus, service.sentence_model, service.confidence_model,
+                    service.settings.min_confidence, passages)
+
+
+def test_the_best_sentence_leads_and_the_sentence_after_it_follows(client, service):
+    body = client.post("/ask", json={"question": TRADE_QUESTION}).json()
+    first, second = body["citations"][:2]
+    corpus = service.corpus
+    following = corpus.next_sentence(_row_at(corpus, first["doc_id"], first["start"]))
+    assert following is not None
+    assert (second["doc_id"], second["start"]) == (first["doc_id"], int(corpus.sentence_start[following]))
+    text = corpus.documents[second["doc_id"]].text
+    assert text[second["start"] : second["end"]] == second["quote"] == corpus.sentence_text(following)
+    assert text[first["end"] : second["start"]].strip() == ""  # nothing is skipped between them
+    assert second["answer_text"] is None  # the short answer comes from the best sentence only
+    assert len(body["citations"]) <= 3
+
+
+def test_next_sentence_stays_inside_its_document(service):
+    corpus = service.corpus
+    doc_id = corpus.doc_ids[0]
+    rows = corpus.doc_sentence_rows([doc_id])
+    assert [corpus.next_sentence(int(r)) for r in rows[:-1]] == [int(r) + 1 for r in rows[:-1]]
+    assert corpus.next_sentence(int(rows[-1])) is None
+
+
+def test_the_sentence_after_the_last_of_a_passage_is_scored_in_its_own_passage(service):
+    """When the best sentence ends its passage, the one after it opens the next passage,
+    which the candidates may not include: it is scored there, as if that passage had been
+    retrieved after the others."""
+    corpus = service.corpus
+    passage = next(p for p in range(len(corpus.passages) - 1)
+                   if corpus.passages[p].doc_id == corpus.passages[p + 1].doc_id)
+    composer = _composer(service, passages=1)
+    question = analyse(TRADE_QUESTION, service.embedder.embed([TRADE_QUESTION])[0], corpus.lexical.idf)
+    hits = [Hit(passage=passage, score=1.0, lexical=1.0, dense=0.5)]
+    rows, _, features = composer.sentence_features(question, hits)
+    logits = composer.sentence_model.logits(features)
+    last = len(rows) - 1
+    row, score = composer._follower(question, hits, rows, logits, last)
+    next_rows, _, next_features = composer._features(question, [(1, passage + 1)])
+    assert row == int(rows[last]) + 1 == int(next_rows[0])
+    assert score == float(composer.sentence_model.logits(next_features)[0])
+
+
+def test_no_sentence_follows_the_last_of_an_article(service):
+    corpus = service.corpus
+    doc_id = corpus.doc_ids[0]
+    passage = corpus.doc_passages(doc_id)[-1]
+    composer = _composer(service, passages=1)
+    question = analyse(TRADE_QUESTION, service.embedder.embed([TRADE_QUESTION])[0], corpus.lexical.idf)
+    hits = [Hit(passage=passage, score=1.0, lexical=1.0, dense=0.5)]
+    rows, _, features = composer.sentence_features(question, hits)
+    assert composer._follower(question, hits, rows, composer.sentence_model.logits(features), len(rows) - 1) is None
