@@ -29,7 +29,7 @@ def _service(settings: Settings):
     """A read-only service: it may run beside a server that writes the same embedded store."""
     from qa.service import QAService
 
-    return QAService.open(settings, writer=False)
+    return QAService.open(settings, writer=False, watch=False)  # answers once and exits
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -234,7 +234,7 @@ def open_dataset_service(dataset: Dataset, settings: Settings) -> QAService:
     eval_settings = settings.replace(data_dir=str(Path(settings.data_dir) / "eval" / dataset.name))
     store = Store.open(eval_settings, prefix=f"eval-{dataset.name}")
     ingest(dataset.articles, store, load_embedder(eval_settings, threads=os.cpu_count() or 1), eval_settings)
-    return QAService(eval_settings, store, load_embedder(eval_settings))
+    return QAService(eval_settings, store, load_embedder(eval_settings), watch=False)  # nothing else writes it
 
 
 def run_cli(args: argparse.Namespace, settings: Settings) -> int:

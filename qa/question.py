@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import msgspec
 import numpy as np
+import regex
 
 from index.lexical import WORD as _WORD, stem_words, stopwords, terms
 
@@ -32,18 +33,22 @@ _TYPE_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
 
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.|Feb\.|Mar\.|Apr\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
 _HEDGE = r"(?:\b(?:about|around|almost|nearly|roughly|some|over|more than|less than|fewer than|up to|at least) )?"
-_UNIT = (r"(?:\s?(?:%|(?:percent|per cent|bn|m|k|billion|million|thousand|trillion|tonnes|tons|km|kilometres|kilometers"
-         r"|miles|metres|meters|years?|months?|weeks?|days?|hours?|minutes?|people|times|points|goals|tries)\b))?")
+_SCALE = r"(?:\s?(?:bn|m|k|billion|million|thousand|trillion)\b)?"
+_UNIT = (_SCALE + r"(?:\s?(?:%|(?:percent|per cent|tonnes|tons|km|kilometres|kilometers|miles|metres|meters|ft|feet|foot"
+         r"|inches|kg|kilograms|pounds|acres|hectares|square (?:miles|kilometres|kilometers|metres|meters|feet)"
+         r"|mph|km/h|degrees|years?|months?|weeks?|days?|hours?|minutes?|seconds|people|times|points|goals|tries)\b))?")
 _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.NUMBER: re.compile(
-        rf"{_HEDGE}(?:(?:[$€£¥]|\b[A-Z][a-z]+ dollars? )\s?\d[\d,]*(?:\.\d+)?|(?<![\d.,$€£¥])\b\d[\d,]*(?:\.\d+)?){_UNIT}"
+        rf"{_HEDGE}(?:(?:[$€£¥]|\b[A-Z][a-z]+ dollars? )\s?\d[\d,]*(?:\.\d+)?|(?<![\d.,$€£¥])\b\d[\d,]*(?:\.\d+)?)"
+        rf"(?:{_SCALE}\s?(?:–|—|-|to)\s?[$€£¥]?\d[\d,]*(?:\.\d+)?)?{_UNIT}"  # a range: "5,000 to 30,000", "200–300"
         r"|\b(?:(?:about|around|almost|nearly|some|over) )?(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
         r"|fifteen|twenty|thirty|forty|fifty|hundred|dozens?|several)\b(?:\s(?:hundred|thousand|million|billion))?" + _UNIT,
         re.I),
     AnswerType.DATE: re.compile(
         rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?|{_MONTHS}\s+\d{{4}}|(?:early |late |mid-)?\d{{1,4}}(?:st|nd|rd|th)? centur(?:y|ies)|(?:the )?\d{{3,4}}s?|{_MONTHS}|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)|(?:last|next|this) (?:year|month|week))\b"),
 }
-_PROPER = re.compile(r"\b[A-Z][\w’'.-]*[\w](?:\s+(?:of|the|de|da|von|van|and|for)?\s*[A-Z][\w’'.-]*[\w])*")
+# \p{Lu}: any capital letter, so that "Żelazowa Wola" and "Émile Zola" are names too
+_PROPER = regex.compile(r"\b\p{Lu}[\w’'.-]*[\w](?:\s+(?:of|the|de|da|von|van|and|for)?\s*\p{Lu}[\w’'.-]*[\w])*")
 _CANDIDATES[AnswerType.PERSON] = _PROPER
 _CANDIDATES[AnswerType.PLACE] = _PROPER
 _CANDIDATES[AnswerType.ENTITY] = _PROPER
@@ -61,7 +66,9 @@ _NOT_NAMES = re.compile(rf"^(?:{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Frida
                         r"|.+['’]s)$")  # a possessive ("Scotland's") modifies the name that answers
 _YEAR_ASKED = re.compile(r"\b(what|which|in what|in which) year\b", re.I)
 _YEAR = re.compile(r"^(?:the )?\d{4}s?$")
-_COUNTED = re.compile(r"\bhow (?:many|much) ((?:\w+ ?){1,3})", re.I)  # "how many tries": the answer counts tries
+_AUXILIARY = r"(?:did|do|does|was|were|is|are|has|have|had|must|can|could|will|would|should|may|might)\b"
+# "how many tries": the answer counts tries (the words up to the verb: "how many receptors must ...")
+_COUNTED = re.compile(rf"\bhow (?:many|much) ((?:(?!{_AUXILIARY})\w+ ?){{1,3}})", re.I)
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -119,6 +126,10 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
             if stem not in counted_stems or sentence[end:a].strip():
                 break
             end = b  # "eight colour pages" for "how many colour pages"
+        if kind is AnswerType.NUMBER and _YEAR.match(text):
+            distance += len(sentence)  # "how many" is seldom answered by a year
+        if kind is not AnswerType.DATE and sentence.count("(", 0, match.start()) > sentence.count(")", 0, match.start()):
+            distance += len(sentence) // 2  # an aside in brackets is seldom the answer
         if best is None or distance < best[0]:
             best = (distance, match.start(), end)
     return None if best is None else (best[1], best[2])

@@ -30,7 +30,9 @@ REFRESH_SECONDS = 0.25  # how often a replica checks whether the store has chang
 
 
 class QAService:
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, watch: bool = True) -> None:
+        """`watch=False` for one-shot commands: no thread checks the store for others' writes
+        (a daemon thread inside a Chroma call when the interpreter exits can crash it)."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -47,11 +49,14 @@ class QAService:
         self.conversations = Conversations(settings.conversation_limit, settings.conversation_ttl_seconds)
         # Requests never wait on the check: a background thread swaps in a new corpus.
         self._stop = threading.Event()
-        threading.Thread(target=self._watch, name="corpus-watcher", daemon=True).start()
+        self._watcher = threading.Thread(target=self._watch, name="corpus-watcher", daemon=True)
+        if watch:
+            self._watcher.start()
 
     @classmethod
-    def open(cls, settings: Settings, prefix: str | None = None, writer: bool = True) -> "QAService":
-        return cls(settings, Store.open(settings, prefix, writer=writer), load_embedder(settings))
+    def open(cls, settings: Settings, prefix: str | None = None, writer: bool = True,
+             watch: bool = True) -> "QAService":
+        return cls(settings, Store.open(settings, prefix, writer=writer), load_embedder(settings), watch)
 
     @property
     def corpus(self) -> Corpus:
@@ -76,7 +81,10 @@ class QAService:
                 log.exception("corpus check failed")
 
     def close(self) -> None:
+        """Stop the watcher and wait for it: it must not be inside a store call at exit."""
         self._stop.set()
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=10)
 
     def refresh(self, force: bool = False) -> None:
         with self._lock:

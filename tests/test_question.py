@@ -30,6 +30,15 @@ from qa.question import answer_span, answer_type
     ("Who did Claxton beat?", "Claxton beat the European champion, Irina Shevchenko, in Birmingham.",
      "Irina Shevchenko"),
     ("Who bought Glenmorangie?", "Last year LVMH, the French group, bought Scotland's Glenmorangie.", "LVMH"),
+    # A range is one answer; a scale and a unit both stay with the number.
+    ("How many Huguenots were killed?", "Between 5,000 to 30,000 Huguenots were killed in the purge.", "5,000 to 30,000 Huguenots"),
+    ("How many receptors must be bound?", "Around 200–300 receptors must be bound to activate it.", "Around 200–300 receptors"),
+    ("How old are the fossils?", "The fossils are about 515 million years old.", "about 515 million years"),
+    ("How high is the tower?", "The tower rises 452.8 ft above the square.", "452.8 ft"),
+    # "How many" is seldom answered by a year, nor by an aside in brackets.
+    ("How many people live in the city?", "In 2011 the city (then 12 districts) had 1.7 million people.", "1.7 million people"),
+    # Names that start with a capital outside A-Z are names too.
+    ("Where was Chopin born?", "Chopin was born in Żelazowa Wola, west of Warsaw.", "Żelazowa Wola"),
 ])
 def test_the_answer_span_is_the_asked_thing(question, sentence, expected):
     span = answer_span(question, answer_type(question), sentence)

@@ -1,0 +1,97 @@
+"""How often the short answer (`answer_span`) is right when the sentence is: every answerable
+SQuAD 2.0 question of a type the service marks (number, date, person, place, organisation),
+asked of the sentence that holds its gold answer, so that retrieval and sentence choice do not
+blur the figure. Sets: squad2-dev (../shared/eval) and the train subset (../shared/train).
+
+    .venv/bin/python benchmarks/bench_short_answers.py   # a few seconds; writes results/short_answers.json
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index.splitting import split_sentences  # noqa: E402
+from qa.evaluation import short_answer_right  # noqa: E402
+from qa.question import AnswerType, answer_span, answer_type  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+
+
+def _example(question: str, context: str, answer_start: int, answers: list[str]) -> tuple[str, bool, bool] | None:
+    """(answer type, a short answer was given, it was right) for one question, or None when
+    the service marks no short answer for its type."""
+    kind = answer_type(question)
+    if kind is AnswerType.OTHER:
+        return None
+    sentence = next((context[s.start : s.end] for s in split_sentences(context) if s.start <= answer_start < s.end), None)
+    if sentence is None:
+        return None
+    span = answer_span(question, kind, sentence)
+    return kind.value, span is not None, span is not None and short_answer_right(sentence[span[0] : span[1]], answers)
+
+
+def squad_dev() -> list[tuple[str, bool, bool]]:
+    folder = SHARED / "eval" / "squad2-dev"
+    paragraphs: dict[str, list[str]] = {}
+    out = []
+    for line in (folder / "questions.jsonl").read_text("utf-8").splitlines():
+        row = json.loads(line)
+        if not row["answerable"] or row.get("answer_char_start") is None:
+            continue
+        if row["article"] not in paragraphs:
+            paragraphs[row["article"]] = (folder / "articles" / row["article"]).read_text("utf-8")[:-1].split("\n\n")[1:]
+        context = paragraphs[row["article"]][row["paragraph_index"]]
+        if (found := _example(row["question"], context, row["answer_char_start"], row["answers"])) is not None:
+            out.append(found)
+    return out
+
+
+def squad_train() -> list[tuple[str, bool, bool]]:
+    data = json.loads(gzip.open(SHARED / "train" / "squad2-train-subset.json.gz").read())
+    out = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                if qa.get("is_impossible"):
+                    continue
+                answers = sorted({a["text"] for a in qa["answers"]})
+                found = _example(qa["question"], paragraph["context"], qa["answers"][0]["answer_start"], answers)
+                if found is not None:
+                    out.append(found)
+    return out
+
+
+def summary(rows: list[tuple[str, bool, bool]]) -> dict:
+    by_type = Counter(kind for kind, _, _ in rows)
+    right = Counter(kind for kind, _, ok in rows if ok)
+    return {"questions": len(rows), "given": sum(given for _, given, _ in rows), "right": sum(ok for _, _, ok in rows),
+            "right_share": round(sum(ok for _, _, ok in rows) / len(rows), 4) if rows else None,
+            "by_type": {kind: {"questions": n, "right": right[kind]} for kind, n in by_type.most_common()}}
+
+
+def main() -> int:
+    if not (SHARED / "eval" / "squad2-dev").is_dir():
+        print(f"{SHARED / 'eval' / 'squad2-dev'} not found: nothing to measure")
+        return 0
+    report = {"squad2-dev": summary(squad_dev())}
+    if (SHARED / "train" / "squad2-train-subset.json.gz").exists():
+        report["squad2-train-subset"] = summary(squad_train())
+    for name, figures in report.items():
+        print(f"{name}: right {figures['right']} of {figures['questions']} ({figures['right_share']:.3f}), "
+              f"given {figures['given']}; " + ", ".join(f"{k} {v['right']}/{v['questions']}"
+                                                          for k, v in figures["by_type"].items()))
+    output = ROOT / "benchmarks" / "results" / "short_answers.json"
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print("written to", output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
