@@ -1,7 +1,9 @@
 """How often the short answer (`answer_span`) is right when the sentence is: every answerable
 SQuAD 2.0 question of a type the service marks (number, date, person, place, organisation),
 asked of the sentence that holds its gold answer, so that retrieval and sentence choice do not
-blur the figure. Sets: squad2-dev (../shared/eval) and the train subset (../shared/train).
+blur the figure; the question's words weigh their IDF over the set's paragraphs, as they weigh
+their corpus IDF in the service. Sets: squad2-dev (../shared/eval) and the train subset
+(../shared/train).
 
     .venv/bin/python benchmarks/bench_short_answers.py   # a few seconds; writes results/short_answers.json
 """
@@ -12,11 +14,15 @@ import gzip
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from index.lexical import LexicalIndex, Postings, terms  # noqa: E402
 from index.splitting import split_sentences  # noqa: E402
 from qa.evaluation import short_answer_right  # noqa: E402
 from qa.question import AnswerType, answer_span, answer_type  # noqa: E402
@@ -24,7 +30,19 @@ from qa.question import AnswerType, answer_span, answer_type  # noqa: E402
 SHARED = ROOT.parent / "shared"
 
 
-def _example(question: str, context: str, answer_start: int, answers: list[str]) -> tuple[str, bool, bool] | None:
+def idf_of(paragraphs: list[str]) -> Callable[[str], float]:
+    """The service's BM25 IDF (`LexicalIndex.idf`) over these paragraphs."""
+    vocabulary: dict[str, int] = {}
+    counted = [Counter(vocabulary.setdefault(t, len(vocabulary)) for t in terms(p)) for p in paragraphs]
+    term_ids = np.array([t for c in counted for t in c], dtype=np.int32)
+    counts = np.array([n for c in counted for n in c.values()], dtype=np.int32)
+    bounds = np.cumsum([0] + [len(c) for c in counted])
+    lengths = np.array([sum(c.values()) for c in counted])
+    return LexicalIndex(vocabulary, lengths, [Postings.of(0, term_ids, counts, bounds, len(vocabulary))]).idf
+
+
+def _example(question: str, context: str, answer_start: int, answers: list[str],
+             idf: Callable[[str], float]) -> tuple[str, bool, bool] | None:
     """(answer type, a short answer was given, it was right) for one question, or None when
     the service marks no short answer for its type."""
     kind = answer_type(question)
@@ -33,28 +51,28 @@ def _example(question: str, context: str, answer_start: int, answers: list[str])
     sentence = next((context[s.start : s.end] for s in split_sentences(context) if s.start <= answer_start < s.end), None)
     if sentence is None:
         return None
-    span = answer_span(question, kind, sentence)
+    span = answer_span(question, kind, sentence, {t: idf(t) for t in terms(question)})
     return kind.value, span is not None, span is not None and short_answer_right(sentence[span[0] : span[1]], answers)
 
 
 def squad_dev() -> list[tuple[str, bool, bool]]:
     folder = SHARED / "eval" / "squad2-dev"
-    paragraphs: dict[str, list[str]] = {}
+    paragraphs = {path.name: path.read_text("utf-8")[:-1].split("\n\n")[1:] for path in (folder / "articles").glob("*.txt")}
+    idf = idf_of([p for article in paragraphs.values() for p in article])
     out = []
     for line in (folder / "questions.jsonl").read_text("utf-8").splitlines():
         row = json.loads(line)
         if not row["answerable"] or row.get("answer_char_start") is None:
             continue
-        if row["article"] not in paragraphs:
-            paragraphs[row["article"]] = (folder / "articles" / row["article"]).read_text("utf-8")[:-1].split("\n\n")[1:]
         context = paragraphs[row["article"]][row["paragraph_index"]]
-        if (found := _example(row["question"], context, row["answer_char_start"], row["answers"])) is not None:
+        if (found := _example(row["question"], context, row["answer_char_start"], row["answers"], idf)) is not None:
             out.append(found)
     return out
 
 
 def squad_train() -> list[tuple[str, bool, bool]]:
     data = json.loads(gzip.open(SHARED / "train" / "squad2-train-subset.json.gz").read())
+    idf = idf_of([p["context"] for article in data["data"] for p in article["paragraphs"]])
     out = []
     for article in data["data"]:
         for paragraph in article["paragraphs"]:
@@ -62,7 +80,7 @@ def squad_train() -> list[tuple[str, bool, bool]]:
                 if qa.get("is_impossible"):
                     continue
                 answers = sorted({a["text"] for a in qa["answers"]})
-                found = _example(qa["question"], paragraph["context"], qa["answers"][0]["answer_start"], answers)
+                found = _example(qa["question"], paragraph["context"], qa["answers"][0]["answer_start"], answers, idf)
                 if found is not None:
                     out.append(found)
     return out

@@ -77,7 +77,7 @@ class Composer:
             for i, row in enumerate(passage_rows.tolist()):
                 window = frozenset().union(*sentence_terms[max(i - 1, 0) : i + 2])
                 text = corpus.sentence_text(row)
-                found = asked and answer_span(question.text, question.kind, text, question.terms) is not None
+                found = asked and answer_span(question.text, question.kind, text, question.idf) is not None
                 features[k, 1:] = (question.coverage(sentence_terms[i]), question.coverage(window),
                                    passage_cover, float(found), float(asked and not found), 1.0 / (1 + h),
                                    math.log1p(len(sentence_terms[i])),
@@ -177,7 +177,7 @@ class Composer:
         sentence = self.corpus.sentences[row]
         document = self.corpus.documents[sentence.doc_id]
         quote = document.text[sentence.start : sentence.end]
-        span = answer_span(question.text, question.kind, quote, question.terms) if with_span else None
+        span = answer_span(question.text, question.kind, quote, question.idf) if with_span else None
         return Citation(
             n=n, id=citation_id(document.content_hash, sentence.start, sentence.end), doc_id=sentence.doc_id,
             title=document.title, passage_id=sentence.passage_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import msgspec
 import numpy as np
@@ -88,50 +88,56 @@ def _stems(text: str) -> list[tuple[int, int, str]]:
     return [(a, b, stem) for (a, b, _), stem in zip(words, stem_words([w for _, _, w in words]))]
 
 
+PROXIMITY_CHARS = 10  # a question word this many characters from a candidate counts half
+
+
 def answer_span(question: str, kind: AnswerType, sentence: str,
-                asked: frozenset[str] | None = None) -> tuple[int, int] | None:
+                weights: Mapping[str, float] | None = None) -> tuple[int, int] | None:
     """Offsets (within the sentence) of the best candidate of the asked type that the
-    question does not already contain. A name sharing a word with the question is the
-    question's subject, not its answer; "what year" wants a year; "how many tries" prefers
-    a number of tries; otherwise the candidate nearest to the question's words wins."""
+    question does not already contain. `weights`: the question's words with their IDF (all 1
+    when not given). A name sharing a word with the question is the question's subject, not
+    its answer; "what year" wants a year; "how many tries" prefers a number of tries, and
+    "how many" anything but a year or a bracketed aside; otherwise the candidate closest to
+    the question's rarest words wins: each word found counts its IDF, halved at
+    PROXIMITY_CHARS and falling with distance ("imports" outweighs "Russia" for "how much did
+    imports from Russia grow")."""
     pattern = _CANDIDATES.get(kind)
     if pattern is None:
         return None
-    asked = asked if asked is not None else frozenset(terms(question))
+    weights = weights if weights is not None else dict.fromkeys(terms(question), 1.0)
     stems = _stems(sentence)
-    anchors = [a for a, _, stem in stems if stem in asked]
+    anchors = [(a, weights[stem]) for a, _, stem in stems if stem in weights]
     counted = _COUNTED.search(question)
     counted_stems = {stem for _, _, stem in _stems(counted.group(1))} if counted else set()
     wants_year = kind is AnswerType.DATE and _YEAR_ASKED.search(question) is not None
-    best: tuple[float, int, int] | None = None
+    best: tuple[tuple[bool, bool, bool, float], int, int] | None = None
     for match in pattern.finditer(sentence):
         text = match.group().strip().rstrip(".,")
         end = match.start() + len(text)
         words = {stem for a, b, stem in stems if a >= match.start() and b <= end}
-        if not text or (words and words <= asked):
+        if not text or (words and all(w in weights for w in words)):
             continue
         if kind in _NAMED:
-            if words & asked or _NOT_NAMES.match(text):
+            if any(w in weights for w in words) or _NOT_NAMES.match(text):
                 continue
             if match.start() == 0 and " " not in text:
                 continue  # a capitalised first word is usually just the sentence start
         if wants_year and not _YEAR.match(text):
             continue
-        distance = min((abs(match.start() - a) for a in anchors), default=len(sentence))
-        if counted_stems & {stem for a, _, stem in stems if end <= a <= end + 20}:
-            distance -= len(sentence)  # "seven tries" answers "how many tries" wherever it stands
+        # "seven tries" answers "how many tries" wherever it stands
+        counts_asked = bool(counted_stems & {stem for a, _, stem in stems if end <= a <= end + 20})
         for a, b, stem in stems:  # the counted words right after the number join the answer
             if a < end:
                 continue
             if stem not in counted_stems or sentence[end:a].strip():
                 break
             end = b  # "eight colour pages" for "how many colour pages"
-        if kind is AnswerType.NUMBER and _YEAR.match(text):
-            distance += len(sentence)  # "how many" is seldom answered by a year
-        if kind is not AnswerType.DATE and sentence.count("(", 0, match.start()) > sentence.count(")", 0, match.start()):
-            distance += len(sentence) // 2  # an aside in brackets is seldom the answer
-        if best is None or distance < best[0]:
-            best = (distance, match.start(), end)
+        score = (counts_asked,
+                 not (kind is AnswerType.NUMBER and _YEAR.match(text)),
+                 kind is AnswerType.DATE or sentence.count("(", 0, match.start()) <= sentence.count(")", 0, match.start()),
+                 sum(w / (1 + abs(match.start() - a) / PROXIMITY_CHARS) for a, w in anchors))
+        if best is None or score > best[0]:
+            best = (score, match.start(), end)
     return None if best is None else (best[1], best[2])
 
 

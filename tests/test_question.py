@@ -49,3 +49,15 @@ def test_a_possessive_is_not_the_answer():
     """"BT's labs": the possessive modifies what follows; it names no one on its own."""
     question = "Who made the device?"
     assert answer_span(question, answer_type(question), "The device came from BT's labs, a spokesman said.") is None
+
+
+def test_the_rarest_question_word_decides_between_two_numbers():
+    """Both numbers stand near a question word; the one near the rare word ("imports", which
+    few articles hold) answers, not the one near the common one ("Russia")."""
+    question = "By what percentage did imports from Russia grow?"
+    sentence = "Chinese exports to Russia jumped by 46.9% in the year, while imports rose by 13%."
+    weights = {"percentag": 1.0, "import": 6.0, "russia": 1.0, "grow": 2.0}
+    span = answer_span(question, answer_type(question), sentence, weights)
+    assert span is not None and sentence[span[0] : span[1]] == "13%"
+    even = answer_span(question, answer_type(question), sentence, dict.fromkeys(weights, 1.0))
+    assert even is not None and sentence[even[0] : even[1]] == "46.9%"
