@@ -97,7 +97,7 @@ def main() -> int:
         for q, features, labels, group in answerable_pools:
             if group != fold:
                 continue
-            for name, scores in (("rrf", features[:, 0] if len(labels) else None),
+            for name, scores in (("rrf", features[:, RANK_FEATURES.index("rrf")] if len(labels) else None),
                                  ("ranker", ranker.logits(features) if len(labels) else None)):
                 top = labels[np.argsort(-scores, kind="stable")] if scores is not None else np.zeros(0, dtype=bool)
                 for k in (1, 5):

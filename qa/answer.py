@@ -12,7 +12,7 @@ import msgspec
 import numpy as np
 
 from index.lexical import terms
-from qa.confidence import LinearModel
+from qa.confidence import LinearModel, feature_matrix
 from qa.citations import citation_id
 from qa.corpus import Corpus
 from qa.question import AnswerType, Question, answer_span
@@ -65,12 +65,10 @@ class Composer:
         rows_per_hit = [corpus.passage_sentences(p) for _, p in passages]
         rows = np.concatenate(rows_per_hit) if rows_per_hit else np.zeros(0, dtype=np.int64)
         hit_of = np.concatenate([np.full(len(r), h) for (h, _), r in zip(passages, rows_per_hit)]) if passages else rows
-        features = np.zeros((len(rows), len(SENTENCE_FEATURES)), dtype=np.float64)
         if not len(rows):
-            return rows, hit_of, features
-        features[:, 0] = corpus.vectors(rows) @ question.vector
+            return rows, hit_of, np.zeros((0, len(SENTENCE_FEATURES)))
+        columns: dict[str, list[float]] = {name: [] for name in SENTENCE_FEATURES if name != "cosine"}
         asked = question.kind is not AnswerType.OTHER
-        k = 0
         for (h, _), passage_rows in zip(passages, rows_per_hit):
             sentence_terms = [corpus.sentence_terms[r] for r in passage_rows.tolist()]  # made once per question
             passage_cover = question.coverage(frozenset().union(*sentence_terms))
@@ -78,13 +76,18 @@ class Composer:
                 window = frozenset().union(*sentence_terms[max(i - 1, 0) : i + 2])
                 text = corpus.sentence_text(row)
                 found = asked and answer_span(question.text, question.kind, text, question.idf) is not None
-                features[k, 1:] = (question.coverage(sentence_terms[i]), question.coverage(window),
-                                   passage_cover, float(found), float(asked and not found), 1.0 / (1 + h),
-                                   math.log1p(len(sentence_terms[i])),
-                                   float(not text.rstrip("”\"’'").endswith((".", "!", "?"))),
-                                   question.numbers_found(text))
-                k += 1
-        return rows, hit_of, features
+                for name, value in (("overlap", question.coverage(sentence_terms[i])),
+                                    ("window_overlap", question.coverage(window)),
+                                    ("passage_overlap", passage_cover),
+                                    ("type_found", float(found)),
+                                    ("type_missing", float(asked and not found)),
+                                    ("passage_rank", 1.0 / (1 + h)),
+                                    ("length", math.log1p(len(sentence_terms[i]))),
+                                    ("heading", float(not text.rstrip("”\"’'").endswith((".", "!", "?")))),
+                                    ("numbers_found", question.numbers_found(text))):
+                    columns[name].append(value)
+        cosines = corpus.vectors(rows) @ question.vector
+        return rows, hit_of, feature_matrix(columns | {"cosine": cosines}, SENTENCE_FEATURES)
 
     def confidence_features(self, question: Question, hits: list[Hit], rows: np.ndarray, hit_of: np.ndarray,
                             features: np.ndarray, logits: np.ndarray, best: int) -> dict[str, float]:

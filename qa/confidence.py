@@ -15,6 +15,14 @@ import numpy as np
 MODELS_DIR = Path(__file__).with_name("models")
 
 
+def feature_matrix(columns: dict[str, list[float] | np.ndarray], names: list[str]) -> np.ndarray:
+    """Named feature columns stacked in `names` order, the column order a model was trained
+    on: features are filled by name, so that no column can land in another's place."""
+    if set(columns) != set(names):
+        raise ValueError(f"features {sorted(columns)} are not the model's {sorted(names)}")
+    return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in names])
+
+
 class LinearModel(msgspec.Struct):
     features: list[str]
     mean: list[float]

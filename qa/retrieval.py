@@ -11,7 +11,7 @@ import numpy as np
 
 from index.lexical import terms
 from index.store import Store
-from qa.confidence import LinearModel
+from qa.confidence import LinearModel, feature_matrix
 from qa.corpus import Corpus
 from qa.question import Question
 
@@ -90,14 +90,19 @@ class Retriever:
         """One row per pooled passage, columns in RANK_FEATURES order."""
         best, second = self._sentence_cosines(pool, question.vector)
         top_lexical = max(float(lexical[pool].max()), 1e-9)
-        features = np.empty((len(pool), len(RANK_FEATURES)))
-        for i, p in enumerate(pool):
-            doc_id = self.corpus.doc_ids[int(self.corpus.passage_doc[p])]
-            features[i] = (fused[p] * RRF_K, lexical[p] / top_lexical, 1 / (1 + lexical_rank.get(p, 100)), best[i],
-                           second[i], 1 / (1 + dense_rank.get(p, 100)), question.coverage(self.corpus.passage_terms[p]),
-                           question.coverage(self.corpus.title_terms(doc_id)),
-                           question.numbers_found(self.corpus.passage_text(p)) if question.numbers else 0.0)
-        return features
+        titles = [self.corpus.title_terms(self.corpus.doc_ids[int(self.corpus.passage_doc[p])]) for p in pool]
+        return feature_matrix({
+            "rrf": [fused[p] * RRF_K for p in pool],
+            "lexical": lexical[pool] / top_lexical,
+            "lexical_rank": [1 / (1 + lexical_rank.get(p, 100)) for p in pool],
+            "dense": best,
+            "dense_second": second,
+            "dense_rank": [1 / (1 + dense_rank.get(p, 100)) for p in pool],
+            "coverage": [question.coverage(self.corpus.passage_terms[p]) for p in pool],
+            "title_coverage": [question.coverage(title) for title in titles],
+            "numbers_found": [question.numbers_found(self.corpus.passage_text(p)) if question.numbers else 0.0
+                              for p in pool],
+        }, RANK_FEATURES)
 
     def pool(self, question: Question, doc_ids: list[str] | None = None) -> tuple[list[int], np.ndarray, np.ndarray]:
         """The fused candidate pool (best RRF first), its ranking features and BM25 scores."""
@@ -124,8 +129,10 @@ class Retriever:
         if not len(self.corpus.passages):
             return []
         pool, features, lexical = self.pool(question, doc_ids)
-        scores = self.ranker.logits(features) if self.ranker and len(pool) else features[:, 0] / RRF_K
+        scores = (self.ranker.logits(features) if self.ranker and len(pool)
+                  else features[:, RANK_FEATURES.index("rrf")] / RRF_K)
         order = np.argsort(-scores, kind="stable")[:k]
-        return [Hit(passage=pool[i], score=float(scores[i]), lexical=float(lexical[i]), dense=float(features[i, 3]))
+        dense = features[:, RANK_FEATURES.index("dense")]
+        return [Hit(passage=pool[i], score=float(scores[i]), lexical=float(lexical[i]), dense=float(dense[i]))
                 for i in order]
 

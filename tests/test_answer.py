@@ -1,6 +1,7 @@
 """Answer composition on the ingested seeds: which sentences are quoted, in which order."""
 
 import numpy as np
+import pytest
 
 from qa.answer import Composer
 from qa.question import analyse
@@ -69,3 +70,12 @@ def test_no_sentence_follows_the_last_of_an_article(service):
     hits = [Hit(passage=passage, score=1.0, lexical=1.0, dense=0.5)]
     rows, _, features = composer.sentence_features(question, hits)
     assert composer._follower(question, hits, rows, composer.sentence_model.logits(features), len(rows) - 1) is None
+
+
+def test_features_are_stacked_by_name_in_the_models_order():
+    from qa.confidence import feature_matrix
+
+    assert feature_matrix({"overlap": [0.5, 0.1], "cosine": np.array([0.9, 0.2])}, ["cosine", "overlap"]).tolist() == \
+        [[0.9, 0.5], [0.2, 0.1]]
+    with pytest.raises(ValueError, match="not the model's"):
+        feature_matrix({"cosine": [0.9]}, ["cosine", "overlap"])
