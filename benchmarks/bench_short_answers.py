@@ -22,10 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.lexical import LexicalIndex, Postings, terms  # noqa: E402
-from index.splitting import split_sentences  # noqa: E402
-from qa.evaluation import short_answer_right  # noqa: E402
-from qa.question import AnswerType, answer_span, answer_type  # noqa: E402
+from index.lexical import LexicalIndex, Postings, terms
+from index.splitting import split_sentences
+from qa.evaluation import short_answer_right
+from qa.question import AnswerType, answer_span, answer_type
 
 SHARED = ROOT.parent / "shared"
 
@@ -71,7 +71,8 @@ def squad_dev() -> list[tuple[str, bool, bool]]:
 
 
 def squad_train() -> list[tuple[str, bool, bool]]:
-    data = json.loads(gzip.open(SHARED / "train" / "squad2-train-subset.json.gz").read())
+    with gzip.open(SHARED / "train" / "squad2-train-subset.json.gz") as packed:
+        data = json.loads(packed.read())
     idf = idf_of([p["context"] for article in data["data"] for p in article["paragraphs"]])
     out = []
     for article in data["data"]:
