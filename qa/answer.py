@@ -153,7 +153,7 @@ class Composer:
         best_row = int(rows[best])
         chosen = [(best_row, float(logits[best]))]
         follower = self._follower(question, hits, rows, logits, best)
-        if follower:
+        if follower is not None:
             chosen.append(follower)
         covered = set().union(*(corpus.sentence_terms[row] for row, _ in chosen))
         best_doc = int(corpus.sentence_doc[best_row])
