@@ -32,6 +32,7 @@ CONFIDENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap",
                        "sentence_logit", "margin", "missing_idf", "dense_top", "lexical_top", "question_terms",
                        "negation", "number_missing", "window_missing_idf", "negation_mismatch",
                        "entity_missing"]
+CALIBRATION_FEATURES = ["confidence_logit"]
 
 
 class Composition(msgspec.Struct):
@@ -42,14 +43,19 @@ class Composition(msgspec.Struct):
     features: dict[str, float]
     related: list[RelatedPassage]
     ranked: list[int]  # every candidate sentence row, best first (kept for evaluation)
+    selected: list[int]  # the sentence rows quoted, or that would be quoted on an abstention (evaluation)
 
 
 class Composer:
     def __init__(self, corpus: Corpus, sentence_model: LinearModel, confidence_model: LinearModel,
-                 min_confidence: float, passages: int) -> None:
+                 min_confidence: float, passages: int, calibration: LinearModel | None = None) -> None:
+        """`calibration` maps the confidence model's logit to the probability that the quoted
+        sentences hold the answer (`min_confidence` is on that scale); without it the
+        confidence is the confidence model's own probability."""
         self.corpus = corpus
         self.sentence_model = sentence_model.checked(SENTENCE_FEATURES)
         self.confidence_model = confidence_model.checked(CONFIDENCE_FEATURES)
+        self.calibration = calibration.checked(CALIBRATION_FEATURES) if calibration else None
         self.min_confidence = min_confidence
         self.passages = passages
 
@@ -199,25 +205,33 @@ class Composer:
                                       text=self.corpus.passage_text(hit.passage), score=round(hit.score, 5)))
         return out
 
+    def confidence(self, values: dict[str, float]) -> float:
+        """How likely the answer is right: the confidence model's probability, or its logit
+        calibrated on news (the probability that the quoted sentences hold the answer)."""
+        if self.calibration is None:
+            return self.confidence_model.probability(values)
+        return self.calibration.probability({"confidence_logit": self.confidence_model.logit(values)})
+
     def compose(self, question: Question, hits: list[Hit]) -> Composition:
         rows, hit_of, features = self.sentence_features(question, hits)
         if not len(rows) or not question.terms and question.kind is AnswerType.OTHER:
             return Composition(answered=False, sentences=[], citations=[], confidence=0.0, features={},
-                               related=self.related(hits), ranked=[])
+                               related=self.related(hits), ranked=[], selected=[])
         logits = self.sentence_model.logits(features)
         order = np.argsort(-logits, kind="stable")
         values = self.confidence_features(question, hits, rows, hit_of, features, logits, int(order[0]))
-        confidence = round(self.confidence_model.probability(values), 4)
+        confidence = round(self.confidence(values), 4)
         ranked = [int(rows[i]) for i in order]
+        chosen = self._select(question, hits, rows, logits, order)
         if confidence < self.min_confidence:
             return Composition(answered=False, sentences=[], citations=[], confidence=confidence, features=values,
-                               related=self.related(hits), ranked=ranked)
+                               related=self.related(hits), ranked=ranked, selected=[row for row, _ in chosen])
         best_row = int(rows[order[0]])
         citations = [self._citation(n, row, score, question, with_span=row == best_row)
-                     for n, (row, score) in enumerate(self._select(question, hits, rows, logits, order), start=1)]
+                     for n, (row, score) in enumerate(chosen, start=1)]
         sentences = [AnswerSentence(text=c.quote, citation=c.n) for c in citations]
         return Composition(answered=True, sentences=sentences, citations=citations, confidence=confidence,
-                           features=values, related=[], ranked=ranked)
+                           features=values, related=[], ranked=ranked, selected=[row for row, _ in chosen])
 
 
 def answer_text(composition: Composition) -> str:

@@ -1,7 +1,9 @@
-"""The two small learned models of answer composition, both logistic over named features:
-`sentence` ranks candidate sentences, `confidence` estimates whether the chosen answer is
-right (the service abstains below `min_confidence`). Their weights live in `qa/models/`,
-written by `benchmarks/train_models.py` from public data (SQuAD 2.0 dev, cross-validated)."""
+"""The small learned models of answer composition, all logistic over named features:
+`sentence` ranks candidate sentences, `confidence` scores whether the chosen answer is right,
+and `calibration` turns that score into the probability that the quoted sentences hold the
+answer on news (the service abstains below `min_confidence`, on that scale). Their weights
+live in `qa/models/`: `benchmarks/train_models.py` writes the first two from SQuAD 2.0 dev
+(cross-validated), `benchmarks/calibrate_news.py` the calibration from news questions."""
 
 from __future__ import annotations
 
@@ -50,6 +52,9 @@ class LinearModel(msgspec.Struct):
         weights = np.asarray(self.coef) / np.asarray(self.scale)
         return rows @ weights + (self.intercept - float(np.dot(weights, self.mean)))
 
+    def logit(self, values: dict[str, float]) -> float:
+        """The decision value of one example given by feature name."""
+        return float(self.logits(np.array([[values[name] for name in self.features]]))[0])
+
     def probability(self, values: dict[str, float]) -> float:
-        z = float(self.logits(np.array([[values[name] for name in self.features]]))[0])
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, self.logit(values)))))

@@ -161,6 +161,9 @@ def evaluate(service: QAService, dataset: Dataset, progress: bool = True,
             "gold_sentence_rank": gold_sentence_rank,
             "best_sentence": candidates[0] if candidates else None,
             "quoted": [c.quote for c in response.citations],
+            # what the answer quotes, or would quote were it not abstaining: what confidence is about
+            "selected_hit": q.answerable and answer_found([corpus.sentence_text(r) for r in composition.selected],
+                                                          q.answers),
             "answer_text": first.answer_text if first else None,
             "short_answer_right": bool(first and first.answer_text and short_answer_right(first.answer_text, q.answers)),
             "gold": q.answers,
@@ -181,8 +184,8 @@ def summarise(name: str, records: list[dict], threshold: float) -> dict:
     abstained = [r for r in records if not r["answered"]]
     confidences = [r["confidence"] for r in records]
     auc = roc_auc(confidences, [r["answerable"] for r in records])
-    auc_right = roc_auc(confidences, [best_right(r) for r in records])
-    ece, table = reliability(confidences, [best_right(r) for r in records])
+    auc_right = roc_auc(confidences, [r["selected_hit"] for r in records])
+    ece, table = reliability(confidences, [r["selected_hit"] for r in records])
     with_span = [r for r in answerable if r["answered"] and r["answer_text"]]
     misses = [{"id": r["id"], "question": r["question"], "answerable": r["answerable"],
                "quoted": r["quoted"] or None, "best_sentence": r["best_sentence"],
@@ -221,7 +224,8 @@ def summarise(name: str, records: list[dict], threshold: float) -> dict:
             "abstain_recall": share(unanswerable, lambda r: not r["answered"]),
         },
         "calibration": {"ece": ece, "reliability": table,
-                        "note": "confidence against: the best sentence holds a gold answer (never, if unanswerable)"},
+                        "note": "confidence against: the sentences the answer quotes (or would quote, when it "
+                                "abstains) hold a gold answer (never, if unanswerable)"},
         "latency_ms_p50": round(statistics.median(r["took_ms"] for r in records), 2) if records else None,
         "misses": misses,
         "wrong_short_answers": [{"id": r["id"], "question": r["question"], "answer_text": r["answer_text"],

@@ -17,7 +17,7 @@ def _row_at(corpus, doc_id: str, start: int) -> int:
 
 def _composer(service, passages: int) -> Composer:
     return Composer(service.corpus, service.sentence_model, service.confidence_model,
-                    service.settings.min_confidence, passages)
+                    service.settings.min_confidence, passages, service.calibration)
 
 
 def test_the_best_sentence_leads_and_the_sentence_after_it_follows(client, service):
@@ -79,3 +79,29 @@ def test_features_are_stacked_by_name_in_the_models_order():
         [[0.9, 0.5], [0.2, 0.1]]
     with pytest.raises(ValueError, match="not the model's"):
         feature_matrix({"cosine": [0.9]}, ["cosine", "overlap"])
+
+
+def test_confidence_is_calibrated_on_news_without_changing_decisions(service):
+    """The calibration is monotone (a positive slope on the confidence model's logit), and the
+    threshold is the seed-dev one (0.278 of the confidence model's own probability) on the
+    calibrated scale: the same questions are answered as before it."""
+    import math
+
+    slope = service.calibration.coef[0]
+    assert slope > 0
+    raw_threshold = 0.278
+    mapped = service.calibration.probability({"confidence_logit": math.log(raw_threshold / (1 - raw_threshold))})
+    assert abs(mapped - service.settings.min_confidence) < 1e-4
+    for logit in (-3.0, -1.0, -0.9, 0.0, 1.0, 3.0):
+        calibrated = service.calibration.probability({"confidence_logit": logit})
+        assert (calibrated >= service.settings.min_confidence) == (1 / (1 + math.exp(-logit)) >= raw_threshold)
+
+
+def test_what_an_abstention_would_have_quoted_is_kept_for_evaluation(service):
+    corpus = service.corpus
+    answered = service.run(TRADE_QUESTION)
+    rows = [_row_at(corpus, c.doc_id, c.start) for c in answered[0].citations]
+    assert answered[0].answered and answered[1].selected == rows
+    abstained = service.run("How many people have been killed in Russia's Kharkiv offensive?")
+    assert not abstained[0].answered and abstained[0].citations == []
+    assert abstained[1].selected and abstained[1].selected[0] == abstained[1].ranked[0]
