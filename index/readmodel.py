@@ -325,8 +325,13 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
                    key=lambda k: (passage_row[snapshot.sentences[k].passage_id], snapshot.sentences[k].start))
     sentences = [snapshot.sentences[k] for k in order]
     by_id = {d.id: d for d in documents}
-    sentence_words = [list(dict.fromkeys(terms(by_id[s.doc_id].text[s.start : s.end]))) for s in sentences]
-    passage_words = [Counter(terms(by_id[p.doc_id].text[p.start : p.end])) for p in passages]
+    analysed = [terms(by_id[s.doc_id].text[s.start : s.end]) for s in sentences]
+    sentence_words = [list(dict.fromkeys(words)) for words in analysed]
+    # A passage's words are its sentences' words: the sentences hold all of its text but the
+    # whitespace between them (tests/test_offsets_property.py), so it is not analysed again.
+    passage_words = [Counter() for _ in passages]
+    for s, words in zip(sentences, analysed):
+        passage_words[passage_row[s.passage_id]].update(words)
 
     def ids(words) -> list[int]:
         return [vocabulary.setdefault(w, len(vocabulary)) for w in words]

@@ -6,6 +6,7 @@ passages, the citation builder, the quote normaliser's offset map, and quote loo
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from index.documents import Document, Span
+from index.lexical import terms
 from index.loading import discover, read_document
 from index.pipeline import prepare
 from index.splitting import paragraph_spans, split_passages
@@ -69,6 +71,9 @@ def test_splitter_spans_are_exact_ordered_and_lose_no_text(path, max_tokens, min
     assert all(a.end <= b.start for a, b in pairwise(flat)), "sentences overlap or are out of order"
     covered = "".join(text[s.start : s.end] for s in flat)
     assert "".join(covered.split()) == "".join(text.split()), "some text is in no sentence"
+    for group in groups:  # the read model counts a passage's words from its sentences' words
+        passage_words = Counter(terms(text[group[0].start : group[-1].end]))
+        assert passage_words == sum((Counter(terms(text[s.start : s.end])) for s in group), Counter())
 
 
 @PROPERTY
