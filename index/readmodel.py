@@ -54,7 +54,7 @@ import numpy as np
 
 from config import Settings
 from index.documents import Document
-from index.lexical import LexicalIndex, Postings, terms
+from index.lexical import LexicalIndex, Postings, terms_of_many
 from index.store import VECTOR_DIM, Snapshot, Store, StoreUnavailable
 
 COMMITTED = "COMMITTED"
@@ -325,7 +325,7 @@ def _records(documents: list[Document], snapshot: Snapshot, vocabulary: dict[str
                    key=lambda k: (passage_row[snapshot.sentences[k].passage_id], snapshot.sentences[k].start))
     sentences = [snapshot.sentences[k] for k in order]
     by_id = {d.id: d for d in documents}
-    analysed = [terms(by_id[s.doc_id].text[s.start : s.end]) for s in sentences]
+    analysed = terms_of_many([by_id[s.doc_id].text[s.start : s.end] for s in sentences])
     sentence_words = [list(dict.fromkeys(words)) for words in analysed]
     # A passage's words are its sentences' words: the sentences hold all of its text but the
     # whitespace between them (tests/test_offsets_property.py), so it is not analysed again.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from index import readmodel
-from index.lexical import terms
+from index.lexical import terms, terms_of_many
 from qa.corpus import Corpus
 
 
@@ -517,3 +517,11 @@ def _served_file_by_file(service, client) -> None:
         response = client.get(path)
         assert response.status_code == 404, path
         assert "Traceback" not in response.text
+
+
+def test_many_texts_are_analysed_as_each_alone(snapshot):
+    """The read model analyses a corpus's sentences in one batch (each distinct word stemmed
+    once); every sentence must get exactly the words `terms` gives it alone."""
+    texts = [snapshot.documents[s.doc_id].text[s.start : s.end] for s in snapshot.sentences]
+    texts += ["", "The the THE", "Running runs ran; 2024's 1 2 3"]
+    assert terms_of_many(texts) == [terms(t) for t in texts]
