@@ -23,6 +23,7 @@ MAX_SENTENCES = 3  # the best sentence, the one after it and at most one runner-
 FURTHER_SENTENCE_MARGIN = 1.0  # a runner-up's logit may trail the best by at most this
 NEAR_DUPLICATE_COSINE = 0.9
 NO_ANSWER = "I could not find an answer to this question in the articles."
+_HAS_WORD = re.compile(r"\w")
 _NEGATION = re.compile(r"\b(not|never|no|n't|without|neither|nor)\b", re.I)
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]*")  # capitalised words that do not start the question
 
@@ -135,6 +136,8 @@ class Composer:
         """The sentence after the best one in its article, with its ranker logit (scored on
         its own when its passage was not among the candidates); None at the article's end."""
         row = self.corpus.next_sentence(int(rows[best]))
+        while row is not None and not _HAS_WORD.search(self.corpus.sentence_text(row)):
+            row = self.corpus.next_sentence(row)  # a closing quote mark the splitter left alone
         if row is None:
             return None
         scored = np.flatnonzero(rows == row)

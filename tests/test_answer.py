@@ -105,3 +105,37 @@ def test_what_an_abstention_would_have_quoted_is_kept_for_evaluation(service):
     abstained = service.run("How many people have been killed in Russia's Kharkiv offensive?")
     assert not abstained[0].answered and abstained[0].citations == []
     assert abstained[1].selected and abstained[1].selected[0] == abstained[1].ranked[0]
+
+
+def test_a_lone_closing_quote_mark_is_passed_over_for_the_next_sentence(tmp_path, embedder):
+    """pysbd leaves a paragraph's last closing quote mark alone after a run of quotations;
+    the sentence quoted after the best one is then the next one that holds words."""
+    from index.store import Store
+    from qa.service import QAService
+    from tests.conftest import make_settings
+
+    article = tmp_path / "corpus" / "awards.txt"
+    article.parent.mkdir()
+    article.write_text(
+        "Film awards\n\n"
+        "\"It's all a bit like a beauty contest - all the films are great and so different. \"But even though my "
+        "film has won 30 awards worldwide (including one at Sundance last month), I'd still be proud of it - even if "
+        "it hadn't won any.\" Asked what the nomination means to her, Arnold says she feels \"flattered and "
+        "honoured\". \"We've all been overwhelmed by the response and can't get it in perspective yet. I'm still "
+        "reeling.\"\n\nThe ceremony takes place in Los Angeles on 27 February.\n", encoding="utf-8")
+    settings = make_settings(tmp_path / "data")
+    service = QAService(settings, Store.open(settings), embedder, watch=False)
+    service.ingest([article.parent])
+    corpus = service.corpus
+    rows = corpus.doc_sentence_rows(["awards"])
+    texts = [corpus.sentence_text(int(r)) for r in rows]
+    reeling = texts.index("I'm still reeling.")
+    assert texts[reeling + 1] == '"'  # what the splitter gives, and why the follower skips
+    composer = _composer(service, passages=3)
+    question = analyse("Is Arnold still reeling?", embedder.embed(["Is Arnold still reeling?"])[0], corpus.lexical.idf)
+    passage = int(corpus.sentence_passage[rows[reeling]])
+    hits = [Hit(passage=passage, score=1.0, lexical=1.0, dense=0.5)]
+    candidates, _, features = composer.sentence_features(question, hits)
+    best = int(np.flatnonzero(candidates == rows[reeling])[0])
+    row, _ = composer._follower(question, hits, candidates, composer.sentence_model.logits(features), best)
+    assert corpus.sentence_text(row) == "The ceremony takes place in Los Angeles on 27 February."
