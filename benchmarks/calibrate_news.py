@@ -71,16 +71,16 @@ def main() -> int:
     threshold = float(sigmoid(slope * math.log(RAW_THRESHOLD / (1 - RAW_THRESHOLD)) + intercept))
     LinearModel(features=CALIBRATION_FEATURES, mean=[0.0], scale=[1.0], coef=[slope], intercept=intercept,
                 trained_on=f"{len(y)} news questions ({', '.join(fit)}); benchmarks/calibrate_news.py; "
-                           f"raw threshold {RAW_THRESHOLD} -> min_confidence {threshold:.4f}").save("calibration")
+                           f"raw threshold {RAW_THRESHOLD} -> min_confidence {threshold:.5f}").save("calibration")
     report = {"slope": round(slope, 4), "intercept": round(intercept, 4), "raw_threshold": RAW_THRESHOLD,
-              "min_confidence": round(threshold, 4), "fit_on": list(fit), "ece": {}}
+              "min_confidence": round(threshold, 5), "fit_on": list(fit), "ece": {}}
     held_out = {f.name: logits_and_labels(f) for f in REPORT_ON if (f / "questions.jsonl").exists()}
     for name, (z, label) in (fit | held_out).items():
         before, _ = reliability(sigmoid(z).tolist(), label.tolist())
         after, _ = reliability(sigmoid(slope * z + intercept).tolist(), label.tolist())
         report["ece"][name] = {"questions": len(z), "before": before, "after": after, "fit_on": name in fit}
         print(f"{name:16s} ECE {before:.3f} -> {after:.3f}{'  (fit on)' if name in fit else ''}")
-    print(f"calibration: slope {slope:.3f}, intercept {intercept:.3f}; set min_confidence = {threshold:.4f} "
+    print(f"calibration: slope {slope:.3f}, intercept {intercept:.3f}; set min_confidence = {threshold:.5f} "
           f"(the raw threshold {RAW_THRESHOLD} on the calibrated scale)")
     output = ROOT / "benchmarks" / "results" / "calibration.json"
     output.write_text(json.dumps(report, indent=2) + "\n")

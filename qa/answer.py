@@ -223,10 +223,11 @@ class Composer:
         logits = self.sentence_model.logits(features)
         order = np.argsort(-logits, kind="stable")
         values = self.confidence_features(question, hits, rows, hit_of, features, logits, int(order[0]))
-        confidence = round(self.confidence(values), 4)
+        exact = self.confidence(values)
+        confidence = round(exact, 4)  # as reported; the decision uses the exact value
         ranked = [int(rows[i]) for i in order]
         chosen = self._select(question, hits, rows, logits, order)
-        if confidence < self.min_confidence:
+        if exact < self.min_confidence:
             return Composition(answered=False, sentences=[], citations=[], confidence=confidence, features=values,
                                related=self.related(hits), ranked=ranked, selected=[row for row, _ in chosen])
         best_row = int(rows[order[0]])
