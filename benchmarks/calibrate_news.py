@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from config import load_settings
 from qa.answer import CALIBRATION_FEATURES
 from qa.confidence import LinearModel
-from qa.evaluation import answer_found, load_dataset, open_dataset_service, reliability
+from qa.evaluation import load_dataset, open_dataset_service, reliability, selection_holds_gold
 
 RAW_THRESHOLD = 0.278  # the confidence model's probability below which the service abstains
 SHARED, DATA = ROOT.parent / "shared" / "eval", ROOT / "benchmarks" / "data"
@@ -45,9 +45,8 @@ def logits_and_labels(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     logits, labels = [], []
     for question in dataset.questions:
         _, composition, _ = service.run(question.question)
-        quoted = [service.corpus.sentence_text(row) for row in composition.selected]
         logits.append(service.confidence_model.logit(composition.features) if composition.features else -30.0)
-        labels.append(question.answerable and answer_found(quoted, question.answers))
+        labels.append(selection_holds_gold(service.corpus, composition, question))
     service.close()
     return np.array(logits), np.array(labels)
 

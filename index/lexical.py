@@ -31,10 +31,15 @@ def stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN_PLUS)
 
 
+def _content_words(text: str) -> list[str]:
+    """The lower-cased words of a text that are no stop words, in order."""
+    stop = stopwords()
+    return [w for w in WORD.findall(text.lower()) if w not in stop]
+
+
 def terms(text: str) -> list[str]:
     """Stemmed content words of a text, in order (duplicates kept)."""
-    stop = stopwords()
-    return stem_words([w for w in WORD.findall(text.lower()) if w not in stop])
+    return stem_words(_content_words(text))
 
 
 def stem_words(words: list[str]) -> list[str]:
@@ -44,8 +49,7 @@ def stem_words(words: list[str]) -> list[str]:
 def terms_of_many(texts: list[str]) -> list[list[str]]:
     """`terms` of each text, each distinct word stemmed once: a corpus's sentences repeat
     their words, and one stemmer call per sentence cost a quarter of a read-model build."""
-    stop = stopwords()
-    words = [[w for w in WORD.findall(text.lower()) if w not in stop] for text in texts]
+    words = [_content_words(text) for text in texts]
     distinct = list({w: None for text_words in words for w in text_words})
     stem = dict(zip(distinct, stem_words(distinct)))
     return [[stem[w] for w in text_words] for text_words in words]

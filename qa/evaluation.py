@@ -29,6 +29,7 @@ from index.embedding import load_embedder
 from index.loading import discover
 from index.pipeline import ingest
 from index.store import Store
+from qa.answer import Composition
 from qa.corpus import Corpus
 from qa.service import QAService
 
@@ -102,6 +103,13 @@ def answer_found(texts: list[str], answers: list[str]) -> bool:
     return False
 
 
+def selection_holds_gold(corpus: Corpus, composition: Composition, question: EvalQuestion) -> bool:
+    """Whether the sentences the answer quotes, or would quote were it not abstaining, hold a
+    gold answer (never, for an unanswerable question): what the confidence is calibrated to."""
+    return question.answerable and answer_found([corpus.sentence_text(r) for r in composition.selected],
+                                                question.answers)
+
+
 def short_answer_right(answer_text: str, answers: list[str]) -> bool:
     """A short answer is right when it equals or contains a gold answer (after `normalise`)."""
     given = normalise(answer_text)
@@ -161,9 +169,7 @@ def evaluate(service: QAService, dataset: Dataset, progress: bool = True,
             "gold_sentence_rank": gold_sentence_rank,
             "best_sentence": candidates[0] if candidates else None,
             "quoted": [c.quote for c in response.citations],
-            # what the answer quotes, or would quote were it not abstaining: what confidence is about
-            "selected_hit": q.answerable and answer_found([corpus.sentence_text(r) for r in composition.selected],
-                                                          q.answers),
+            "selected_hit": selection_holds_gold(corpus, composition, q),
             "answer_text": first.answer_text if first else None,
             "short_answer_right": bool(first and first.answer_text and short_answer_right(first.answer_text, q.answers)),
             "gold": q.answers,
