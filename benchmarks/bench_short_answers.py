@@ -3,7 +3,9 @@ SQuAD 2.0 question of a type the service marks (number, date, person, place, org
 asked of the sentence that holds its gold answer, so that retrieval and sentence choice do not
 blur the figure; the question's words weigh their IDF over the set's paragraphs, as they weigh
 their corpus IDF in the service. Sets: squad2-dev (../shared/eval) and the train subset
-(../shared/train).
+(../shared/train), on which `train_short_answers.py` fits the short-answer model. Reported
+twice: the best candidate whenever there is one, and only those the short-answer model
+(qa/models/short_answer.json) keeps, as the service gives them.
 
     .venv/bin/python benchmarks/bench_short_answers.py   # a few seconds; writes results/short_answers.json
 """
@@ -24,8 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from index.lexical import LexicalIndex, Postings, terms
 from index.splitting import split_sentences
+from qa.answer import SHORT_ANSWER_MIN_PROBABILITY
+from qa.confidence import LinearModel
 from qa.evaluation import short_answer_right
-from qa.question import AnswerType, answer_span, answer_type
+from qa.question import AnswerType, Span, answer_span, answer_type
 
 SHARED = ROOT.parent / "shared"
 
@@ -41,10 +45,12 @@ def idf_of(paragraphs: list[str]) -> Callable[[str], float]:
     return LexicalIndex(vocabulary, lengths, [Postings.of(0, term_ids, counts, bounds, len(vocabulary))]).idf
 
 
+Example = tuple[str, Span | None, bool]  # (answer type, the best candidate, it is right)
+
+
 def _example(question: str, context: str, answer_start: int, answers: list[str],
-             idf: Callable[[str], float]) -> tuple[str, bool, bool] | None:
-    """(answer type, a short answer was given, it was right) for one question, or None when
-    the service marks no short answer for its type."""
+             idf: Callable[[str], float]) -> Example | None:
+    """One question's example, or None when the service marks no short answer for its type."""
     kind = answer_type(question)
     if kind is AnswerType.OTHER:
         return None
@@ -52,10 +58,10 @@ def _example(question: str, context: str, answer_start: int, answers: list[str],
     if sentence is None:
         return None
     span = answer_span(question, kind, sentence, {t: idf(t) for t in terms(question)})
-    return kind.value, span is not None, span is not None and short_answer_right(sentence[span[0] : span[1]], answers)
+    return kind.value, span, span is not None and short_answer_right(sentence[span.start : span.end], answers)
 
 
-def squad_dev() -> list[tuple[str, bool, bool]]:
+def squad_dev() -> list[Example]:
     folder = SHARED / "eval" / "squad2-dev"
     paragraphs = {path.name: path.read_text("utf-8")[:-1].split("\n\n")[1:] for path in (folder / "articles").glob("*.txt")}
     idf = idf_of([p for article in paragraphs.values() for p in article])
@@ -70,7 +76,7 @@ def squad_dev() -> list[tuple[str, bool, bool]]:
     return out
 
 
-def squad_train() -> list[tuple[str, bool, bool]]:
+def squad_train() -> list[Example]:
     with gzip.open(SHARED / "train" / "squad2-train-subset.json.gz") as packed:
         data = json.loads(packed.read())
     idf = idf_of([p["context"] for article in data["data"] for p in article["paragraphs"]])
@@ -87,25 +93,31 @@ def squad_train() -> list[tuple[str, bool, bool]]:
     return out
 
 
-def summary(rows: list[tuple[str, bool, bool]]) -> dict:
+def summary(rows: list[Example], model: LinearModel) -> dict:
     by_type = Counter(kind for kind, _, _ in rows)
     right = Counter(kind for kind, _, ok in rows if ok)
-    return {"questions": len(rows), "given": sum(given for _, given, _ in rows), "right": sum(ok for _, _, ok in rows),
-            "right_share": round(sum(ok for _, _, ok in rows) / len(rows), 4) if rows else None,
-            "by_type": {kind: {"questions": n, "right": right[kind]} for kind, n in by_type.most_common()}}
+    kept = [ok for _, span, ok in rows if span and model.probability(span.features) >= SHORT_ANSWER_MIN_PROBABILITY]
+    return {"questions": len(rows), "given": sum(span is not None for _, span, _ in rows), "right": sum(right.values()),
+            "right_share": round(sum(right.values()) / len(rows), 4) if rows else None,
+            "by_type": {kind: {"questions": n, "right": right[kind]} for kind, n in by_type.most_common()},
+            "kept_by_model": {"given": len(kept), "right": sum(kept),
+                              "right_share_of_given": round(sum(kept) / len(kept), 4) if kept else None}}
 
 
 def main() -> int:
     if not (SHARED / "eval" / "squad2-dev").is_dir():
         print(f"{SHARED / 'eval' / 'squad2-dev'} not found: nothing to measure")
         return 0
-    report = {"squad2-dev": summary(squad_dev())}
+    model = LinearModel.load("short_answer")
+    report = {"squad2-dev": summary(squad_dev(), model)}
     if (SHARED / "train" / "squad2-train-subset.json.gz").exists():
-        report["squad2-train-subset"] = summary(squad_train())
+        report["squad2-train-subset (the model's training set)"] = summary(squad_train(), model)
     for name, figures in report.items():
+        kept = figures["kept_by_model"]
         print(f"{name}: right {figures['right']} of {figures['questions']} ({figures['right_share']:.3f}), "
               f"given {figures['given']}; " + ", ".join(f"{k} {v['right']}/{v['questions']}"
-                                                          for k, v in figures["by_type"].items()))
+                                                          for k, v in figures["by_type"].items())
+              + f"; kept by the model: {kept['given']}, right {kept['right']} ({kept['right_share_of_given']})")
     output = ROOT / "benchmarks" / "results" / "short_answers.json"
     output.write_text(json.dumps(report, indent=2) + "\n")
     print("written to", output)

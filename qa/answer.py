@@ -12,10 +12,10 @@ import msgspec
 import numpy as np
 
 from index.lexical import terms
-from qa.confidence import LinearModel, feature_matrix
 from qa.citations import citation_id
+from qa.confidence import LinearModel, feature_matrix
 from qa.corpus import Corpus
-from qa.question import AnswerType, Question, answer_span
+from qa.question import SPAN_FEATURES, AnswerType, Question, Span, answer_span
 from qa.retrieval import Hit
 from qa.schemas import AnswerSentence, Citation, RelatedPassage
 
@@ -34,6 +34,9 @@ CONFIDENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap",
                        "negation", "number_missing", "window_missing_idf", "negation_mismatch",
                        "entity_missing"]
 CALIBRATION_FEATURES = ["confidence_logit"]
+# A short answer is given when, should its sentence hold the answer, it is more likely right
+# than wrong (whether the sentence holds it is what the answer's confidence says).
+SHORT_ANSWER_MIN_PROBABILITY = 0.5
 
 
 class Composition(msgspec.Struct):
@@ -49,14 +52,18 @@ class Composition(msgspec.Struct):
 
 class Composer:
     def __init__(self, corpus: Corpus, sentence_model: LinearModel, confidence_model: LinearModel,
-                 min_confidence: float, passages: int, calibration: LinearModel | None = None) -> None:
+                 min_confidence: float, passages: int, calibration: LinearModel | None = None,
+                 short_answer_model: LinearModel | None = None) -> None:
         """`calibration` maps the confidence model's logit to the probability that the quoted
         sentences hold the answer (`min_confidence` is on that scale); without it the
-        confidence is the confidence model's own probability."""
+        confidence is the confidence model's own probability. `short_answer_model` gives the
+        probability that the best sentence's short answer is right if that sentence holds the
+        answer (see `_short_answer`; without the model, a short answer is always given)."""
         self.corpus = corpus
         self.sentence_model = sentence_model.checked(SENTENCE_FEATURES)
         self.confidence_model = confidence_model.checked(CONFIDENCE_FEATURES)
         self.calibration = calibration.checked(CALIBRATION_FEATURES) if calibration else None
+        self.short_answer_model = short_answer_model.checked(SPAN_FEATURES) if short_answer_model else None
         self.min_confidence = min_confidence
         self.passages = passages
 
@@ -189,15 +196,23 @@ class Composer:
         sentence = self.corpus.sentences[row]
         document = self.corpus.documents[sentence.doc_id]
         quote = document.text[sentence.start : sentence.end]
-        span = answer_span(question.text, question.kind, quote, question.idf) if with_span else None
+        span = self._short_answer(question, quote) if with_span else None
         return Citation(
             n=n, id=citation_id(document.content_hash, sentence.start, sentence.end), doc_id=sentence.doc_id,
             title=document.title, passage_id=sentence.passage_id,
             start=sentence.start, end=sentence.end, quote=quote, score=round(score, 4),
-            answer_start=sentence.start + span[0] if span else None,
-            answer_end=sentence.start + span[1] if span else None,
-            answer_text=quote[span[0] : span[1]] if span else None,
+            answer_start=sentence.start + span.start if span else None,
+            answer_end=sentence.start + span.end if span else None,
+            answer_text=quote[span.start : span.end] if span else None,
         )
+
+    def _short_answer(self, question: Question, quote: str) -> Span | None:
+        """The quote's short answer, unless the short-answer model finds it more likely wrong
+        than right: a wrong highlight misleads, while the quote stands without one."""
+        span = answer_span(question.text, question.kind, quote, question.idf)
+        if span is None or self.short_answer_model is None:
+            return span
+        return span if self.short_answer_model.probability(span.features) >= SHORT_ANSWER_MIN_PROBABILITY else None
 
     def related(self, hits: list[Hit], limit: int = 3) -> list[RelatedPassage]:
         out = []

@@ -1,9 +1,11 @@
 """The small learned models of answer composition, all logistic over named features:
 `sentence` ranks candidate sentences, `confidence` scores whether the chosen answer is right,
-and `calibration` turns that score into the probability that the quoted sentences hold the
-answer on news (the service abstains below `min_confidence`, on that scale). Their weights
+`calibration` turns that score into the probability that the quoted sentences hold the
+answer on news (the service abstains below `min_confidence`, on that scale), and
+`short_answer` whether the short answer picked in the best sentence is right. Their weights
 live in `qa/models/`: `benchmarks/train_models.py` writes the first two from SQuAD 2.0 dev
-(cross-validated), `benchmarks/calibrate_news.py` the calibration from news questions."""
+(cross-validated), `benchmarks/calibrate_news.py` the calibration from news questions,
+`benchmarks/train_short_answers.py` the short-answer model from the SQuAD 2.0 train subset."""
 
 from __future__ import annotations
 

@@ -1,17 +1,21 @@
 """What a question asks for (a number, a date, a person, a place...) and where in a
-sentence the short answer of that type sits, so that answers can highlight it."""
+sentence the short answer of that type sits, so that answers can highlight it, with what
+tells how sure that pick is (the short-answer model weighs it)."""
 
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import msgspec
 import numpy as np
 import regex
 
-from index.lexical import WORD as _WORD, stem_words, stopwords, terms
+from index.lexical import WORD as _WORD
+from index.lexical import stem_words, stopwords, terms
 
 
 class AnswerType(enum.Enum):
@@ -89,10 +93,23 @@ def _stems(text: str) -> list[tuple[int, int, str]]:
 
 
 PROXIMITY_CHARS = 10  # a question word this many characters from a candidate counts half
+# What the short-answer model (qa/models/short_answer.json) weighs: the asked type, how many
+# candidates there were to choose from, and how clearly the chosen one won.
+SPAN_FEATURES = [f"kind_{kind.value}" for kind in _CANDIDATES] + [
+    "log_candidates", "counts_asked", "runner_up_counts_asked", "proximity", "proximity_margin", "wins_by_rule"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A short answer's offsets within its sentence, and SPAN_FEATURES by name."""
+
+    start: int
+    end: int
+    features: dict[str, float]
 
 
 def answer_span(question: str, kind: AnswerType, sentence: str,
-                weights: Mapping[str, float] | None = None) -> tuple[int, int] | None:
+                weights: Mapping[str, float] | None = None) -> Span | None:
     """Offsets (within the sentence) of the best candidate of the asked type that the
     question does not already contain. `weights`: the question's words with their IDF (all 1
     when not given). A name sharing a word with the question is the question's subject, not
@@ -110,7 +127,7 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
     counted = _COUNTED.search(question)
     counted_stems = {stem for _, _, stem in _stems(counted.group(1))} if counted else set()
     wants_year = kind is AnswerType.DATE and _YEAR_ASKED.search(question) is not None
-    best: tuple[tuple[bool, bool, bool, float], int, int] | None = None
+    scored: list[tuple[tuple[bool, bool, bool, float], int, int]] = []
     for match in pattern.finditer(sentence):
         text = match.group().strip().rstrip(".,")
         end = match.start() + len(text)
@@ -136,9 +153,22 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
                  not (kind is AnswerType.NUMBER and _YEAR.match(text)),
                  kind is AnswerType.DATE or sentence.count("(", 0, match.start()) <= sentence.count(")", 0, match.start()),
                  sum(w / (1 + abs(match.start() - a) / PROXIMITY_CHARS) for a, w in anchors))
-        if best is None or score > best[0]:
-            best = (score, match.start(), end)
-    return None if best is None else (best[1], best[2])
+        scored.append((score, match.start(), end))
+    if not scored:
+        return None
+    scored.sort(key=lambda candidate: candidate[0], reverse=True)  # stable: the first of equals wins
+    (rules, proximity), start, end = (scored[0][0][:3], scored[0][0][3]), scored[0][1], scored[0][2]
+    runner_up = scored[1][0] if len(scored) > 1 else None
+    total = sum(weights.values()) or 1.0
+    features = {f"kind_{k.value}": float(k is kind) for k in _CANDIDATES} | {
+        "log_candidates": math.log(len(scored)),
+        "counts_asked": float(rules[0]),
+        "runner_up_counts_asked": float(runner_up is not None and runner_up[0]),
+        "proximity": proximity / total,
+        "proximity_margin": (proximity - (runner_up[3] if runner_up else 0.0)) / total,
+        "wins_by_rule": float(runner_up is None or rules > runner_up[:3]),
+    }
+    return Span(start, end, features)
 
 
 class Question(msgspec.Struct):

@@ -41,6 +41,7 @@ class QAService:
         self.confidence_model = LinearModel.load("confidence")
         self.calibration = LinearModel.load("calibration")
         self.ranker = LinearModel.load("ranker")
+        self.short_answer_model = LinearModel.load("short_answer")
         self._lock = threading.Lock()  # guards the swap of the read model
         # Writes are serialised within a process, one batch at a time (ingest embeds outside
         # it): ingest's orphan sweep must not run while another request's document is half written.
@@ -160,7 +161,8 @@ class QAService:
         k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
         hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
         composition = Composer(corpus, self.sentence_model, self.confidence_model, self.settings.min_confidence,
-                               self.settings.answer_passages, self.calibration).compose(analysed, hits)
+                               self.settings.answer_passages, self.calibration,
+                               self.short_answer_model).compose(analysed, hits)
         response = AskResponse(answered=composition.answered, answer=answer_text(composition),
                                sentences=composition.sentences, citations=composition.citations,
                                confidence=composition.confidence, related=composition.related,

@@ -139,3 +139,20 @@ def test_a_lone_closing_quote_mark_is_passed_over_for_the_next_sentence(tmp_path
     best = int(np.flatnonzero(candidates == rows[reeling])[0])
     row, _ = composer._follower(question, hits, candidates, composer.sentence_model.logits(features), best)
     assert corpus.sentence_text(row) == "The ceremony takes place in Los Angeles on 27 February."
+
+
+def test_the_composer_withholds_a_short_answer_the_model_finds_unsure(service):
+    """The served composer asks the short-answer model: a clear date is highlighted, a guess
+    among four names is not (the quote is still cited, without a highlight)."""
+    composer = Composer(service.corpus, service.sentence_model, service.confidence_model,
+                        service.settings.min_confidence, 3, service.calibration, service.short_answer_model)
+
+    def short_answer(question: str, quote: str):
+        analysed = analyse(question, service.embedder.embed([question])[0], service.corpus.lexical.idf)
+        return composer._short_answer(analysed, quote)
+
+    quote = "The bridge opened to traffic in 1932 after six years of work."
+    kept = short_answer("When did the bridge open?", quote)
+    assert kept is not None and quote[kept.start : kept.end] == "1932"
+    assert short_answer("Who was the first to object?",
+                        "Smith, Jones, Patel and Garcia all spoke after lunch, Reuters reported.") is None

@@ -1,11 +1,14 @@
 """The short answer inside a quoted sentence (`answer_span`): the candidate of the asked type
-that answers, not the question's own subject."""
+that answers, not the question's own subject; and the short-answer model, which withholds it
+when it is more likely wrong than right."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.question import answer_span, answer_type
+from qa.answer import SHORT_ANSWER_MIN_PROBABILITY
+from qa.confidence import LinearModel
+from qa.question import SPAN_FEATURES, answer_span, answer_type
 
 
 @pytest.mark.parametrize(("question", "sentence", "expected"), [
@@ -42,7 +45,7 @@ from qa.question import answer_span, answer_type
 ])
 def test_the_answer_span_is_the_asked_thing(question, sentence, expected):
     span = answer_span(question, answer_type(question), sentence)
-    assert span is not None and sentence[span[0] : span[1]] == expected
+    assert span is not None and sentence[span.start : span.end] == expected
 
 
 def test_a_possessive_is_not_the_answer():
@@ -58,6 +61,26 @@ def test_the_rarest_question_word_decides_between_two_numbers():
     sentence = "Chinese exports to Russia jumped by 46.9% in the year, while imports rose by 13%."
     weights = {"percentag": 1.0, "import": 6.0, "russia": 1.0, "grow": 2.0}
     span = answer_span(question, answer_type(question), sentence, weights)
-    assert span is not None and sentence[span[0] : span[1]] == "13%"
+    assert span is not None and sentence[span.start : span.end] == "13%"
     even = answer_span(question, answer_type(question), sentence, dict.fromkeys(weights, 1.0))
-    assert even is not None and sentence[even[0] : even[1]] == "46.9%"
+    assert even is not None and sentence[even.start : even.end] == "46.9%"
+
+
+def _kept(question: str, sentence: str) -> bool:
+    span = answer_span(question, answer_type(question), sentence)
+    assert span is not None
+    return LinearModel.load("short_answer").probability(span.features) >= SHORT_ANSWER_MIN_PROBABILITY
+
+
+def test_the_short_answer_model_keeps_a_clear_pick_and_withholds_a_guess():
+    """The only date of a sentence answers "when"; a "who" whose sentence names four people,
+    none near a word of the question, is a guess, and a wrong highlight misleads."""
+    assert _kept("When did the bridge open?", "The bridge opened to traffic in 1932 after six years of work.")
+    assert not _kept("Who was the first to object?",
+                     "Smith, Jones, Patel and Garcia all spoke after lunch, Reuters reported.")
+
+
+def test_span_features_are_the_short_answer_models():
+    span = answer_span("When did the bridge open?", answer_type("When did the bridge open?"), "It opened in 1932.")
+    assert span is not None and set(span.features) == set(SPAN_FEATURES)
+    assert LinearModel.load("short_answer").checked(SPAN_FEATURES).features == SPAN_FEATURES

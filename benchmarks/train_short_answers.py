@@ -1,0 +1,57 @@
+"""Train the short-answer model (qa/models/short_answer.json): the probability that the short
+answer `answer_span` picks in a sentence that holds the gold answer is right, from how many
+candidates of the asked type the sentence held and how clearly the pick won (SPAN_FEATURES).
+The service gives a short answer only when this probability is at least
+SHORT_ANSWER_MIN_PROBABILITY: should its sentence hold the answer, it is more likely right
+than wrong (whether the sentence holds it is what the answer's confidence says).
+
+Fit on the SQuAD 2.0 train subset (../shared/train), whose articles no evaluation set holds;
+scored on squad2-dev, which it never saw (`bench_short_answers.py` prints both).
+
+    .venv/bin/python benchmarks/train_short_answers.py   # seconds
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_short_answers import Example, squad_dev, squad_train
+from train_models import fit
+
+from qa.answer import SHORT_ANSWER_MIN_PROBABILITY
+from qa.evaluation import roc_auc
+from qa.question import SPAN_FEATURES
+
+TRAIN = ROOT.parent / "shared" / "train" / "squad2-train-subset.json.gz"
+
+
+def matrix(rows: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    with_span = [(span, ok) for _, span, ok in rows if span is not None]
+    x = np.array([[span.features[name] for name in SPAN_FEATURES] for span, _ in with_span])
+    return x, np.array([ok for _, ok in with_span])
+
+
+def main() -> int:
+    if not TRAIN.exists():
+        print(f"{TRAIN} not found: nothing to train on")
+        return 0
+    x, y = matrix(squad_train())
+    model = fit(x, y, SPAN_FEATURES, "SQuAD 2.0 train subset (../shared/train): the gold sentence's short answer is right")
+    model.save("short_answer")
+    for name, (xs, ys) in {"squad2-train-subset (fit on)": (x, y), "squad2-dev (never seen)": matrix(squad_dev())}.items():
+        probabilities = 1 / (1 + np.exp(-model.logits(xs)))
+        kept = probabilities >= SHORT_ANSWER_MIN_PROBABILITY
+        print(f"{name}: AUC {roc_auc(probabilities.tolist(), ys.tolist()):.3f}; right {ys.sum()} of {len(ys)} "
+              f"({ys.mean():.3f}) given; kept {kept.sum()}, right {ys[kept].sum()} ({ys[kept].mean():.3f})")
+    print("written to", ROOT / "qa" / "models" / "short_answer.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
