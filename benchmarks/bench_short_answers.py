@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.lexical import LexicalIndex, Postings, terms
 from index.splitting import split_sentences
-from qa.answer import SHORT_ANSWER_MIN_PROBABILITY
+from qa.answer import keeps_short_answer
 from qa.confidence import LinearModel
 from qa.evaluation import short_answer_right
 from qa.question import AnswerType, Span, answer_span, answer_type
@@ -96,7 +96,7 @@ def squad_train() -> list[Example]:
 def summary(rows: list[Example], model: LinearModel) -> dict:
     by_type = Counter(kind for kind, _, _ in rows)
     right = Counter(kind for kind, _, ok in rows if ok)
-    kept = [ok for _, span, ok in rows if span and model.probability(span.features) >= SHORT_ANSWER_MIN_PROBABILITY]
+    kept = [ok for _, span, ok in rows if span and keeps_short_answer(model, span)]
     return {"questions": len(rows), "given": sum(span is not None for _, span, _ in rows), "right": sum(right.values()),
             "right_share": round(sum(right.values()) / len(rows), 4) if rows else None,
             "by_type": {kind: {"questions": n, "right": right[kind]} for kind, n in by_type.most_common()},

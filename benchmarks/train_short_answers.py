@@ -21,34 +21,32 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_short_answers import Example, squad_dev, squad_train
+from bench_short_answers import squad_dev, squad_train
 from train_models import fit
 
-from qa.answer import SHORT_ANSWER_MIN_PROBABILITY
+from qa.answer import keeps_short_answer
 from qa.evaluation import roc_auc
 from qa.question import SPAN_FEATURES
 
 TRAIN = ROOT.parent / "shared" / "train" / "squad2-train-subset.json.gz"
 
 
-def matrix(rows: list[Example]) -> tuple[np.ndarray, np.ndarray]:
-    with_span = [(span, ok) for _, span, ok in rows if span is not None]
-    x = np.array([[span.features[name] for name in SPAN_FEATURES] for span, _ in with_span])
-    return x, np.array([ok for _, ok in with_span])
-
-
 def main() -> int:
     if not TRAIN.exists():
         print(f"{TRAIN} not found: nothing to train on")
         return 0
-    x, y = matrix(squad_train())
-    model = fit(x, y, SPAN_FEATURES, "SQuAD 2.0 train subset (../shared/train): the gold sentence's short answer is right")
+    train = [(span, ok) for _, span, ok in squad_train() if span is not None]
+    x = np.array([[span.features[name] for name in SPAN_FEATURES] for span, _ in train])
+    model = fit(x, np.array([ok for _, ok in train]), SPAN_FEATURES,
+                "SQuAD 2.0 train subset (../shared/train): the gold sentence's short answer is right")
     model.save("short_answer")
-    for name, (xs, ys) in {"squad2-train-subset (fit on)": (x, y), "squad2-dev (never seen)": matrix(squad_dev())}.items():
-        probabilities = 1 / (1 + np.exp(-model.logits(xs)))
-        kept = probabilities >= SHORT_ANSWER_MIN_PROBABILITY
-        print(f"{name}: AUC {roc_auc(probabilities.tolist(), ys.tolist()):.3f}; right {ys.sum()} of {len(ys)} "
-              f"({ys.mean():.3f}) given; kept {kept.sum()}, right {ys[kept].sum()} ({ys[kept].mean():.3f})")
+    dev = [(span, ok) for _, span, ok in squad_dev() if span is not None]
+    for name, examples in {"squad2-train-subset (fit on)": train, "squad2-dev (never seen)": dev}.items():
+        right = [ok for _, ok in examples]
+        kept = [ok for span, ok in examples if keeps_short_answer(model, span)]
+        auc = roc_auc([model.probability(span.features) for span, _ in examples], right)
+        print(f"{name}: AUC {auc:.3f}; right {sum(right)} of {len(right)} ({sum(right) / len(right):.3f}) given; "
+              f"kept {len(kept)}, right {sum(kept)} ({sum(kept) / len(kept):.3f})")
     print("written to", ROOT / "qa" / "models" / "short_answer.json")
     return 0
 

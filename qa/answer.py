@@ -212,7 +212,7 @@ class Composer:
         span = answer_span(question.text, question.kind, quote, question.idf)
         if span is None or self.short_answer_model is None:
             return span
-        return span if self.short_answer_model.probability(span.features) >= SHORT_ANSWER_MIN_PROBABILITY else None
+        return span if keeps_short_answer(self.short_answer_model, span) else None
 
     def related(self, hits: list[Hit], limit: int = 3) -> list[RelatedPassage]:
         out = []
@@ -251,6 +251,12 @@ class Composer:
         sentences = [AnswerSentence(text=c.quote, citation=c.n) for c in citations]
         return Composition(answered=True, sentences=sentences, citations=citations, confidence=confidence,
                            features=values, related=[], ranked=ranked, selected=[row for row, _ in chosen])
+
+
+def keeps_short_answer(model: LinearModel, span: Span) -> bool:
+    """Whether a short answer is given: should its sentence hold the answer, `model` finds it
+    more likely right than wrong."""
+    return model.probability(span.features) >= SHORT_ANSWER_MIN_PROBABILITY
 
 
 def answer_text(composition: Composition) -> str:

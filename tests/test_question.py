@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import SHORT_ANSWER_MIN_PROBABILITY
+from qa.answer import keeps_short_answer
 from qa.confidence import LinearModel
 from qa.question import SPAN_FEATURES, answer_span, answer_type
 
@@ -69,7 +69,7 @@ def test_the_rarest_question_word_decides_between_two_numbers():
 def _kept(question: str, sentence: str) -> bool:
     span = answer_span(question, answer_type(question), sentence)
     assert span is not None
-    return LinearModel.load("short_answer").probability(span.features) >= SHORT_ANSWER_MIN_PROBABILITY
+    return keeps_short_answer(LinearModel.load("short_answer"), span)
 
 
 def test_the_short_answer_model_keeps_a_clear_pick_and_withholds_a_guess():
