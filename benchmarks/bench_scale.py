@@ -30,7 +30,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from functools import wraps
 from pathlib import Path
 
@@ -154,19 +154,21 @@ def build(settings: Settings, passages: int, seed: int, memo: bool) -> dict:
         stack.enter_context(timings.wrap(embedder, "embed", "embed"))
         stack.enter_context(timings.wrap(store, "write_documents", "chroma_write"))
         batch: list = []
+        writer = pipeline.BatchWriter(store, nullcontext())  # as ingest writes, beside the embedding
+        stack.callback(writer.close)
         for document in synthetic_documents(squad_articles(), random.Random(seed)):
             if written >= passages:
                 break
             batch.append(pipeline.records(document, embedder, settings))
             written, sentences, documents = written + len(batch[-1].passages), sentences + len(batch[-1].sentences), documents + 1
             if sum(len(r.passages) for r in batch) >= pipeline.WRITE_BATCH_PASSAGES:  # as ingest batches its writes
-                store.write_documents(batch, ingested_at="synthetic")
+                writer.submit(batch)
                 batch.clear()
             if time.perf_counter() - last_report >= PROGRESS_EVERY_S:
                 last_report = time.perf_counter()
                 print(f"  {written} passages, {written / (last_report - started):.1f} passages/s", flush=True)
         if batch:
-            store.write_documents(batch, ingested_at="synthetic")
+            writer.submit(batch)
     write_seconds = time.perf_counter() - started
     read_model_started = time.perf_counter()
     Corpus.load(store, settings)  # the read model, as `qa ingest` leaves it

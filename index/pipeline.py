@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -100,6 +101,42 @@ def passage_centroids(passages: list[Passage], sentence_vectors: np.ndarray) -> 
     return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
+class BatchWriter:
+    """Writes batches of documents to the store in order, on one background thread, so that
+    the next batch is split and embedded while this one is written: a Chroma server writes in
+    its own process, on its own share of the cores. At most one batch is in flight; `submit`
+    first waits for the previous one, `close` for the last, and both raise a failed write's
+    error. `written` is called in the submitting thread with each batch once it is stored."""
+
+    def __init__(self, store: Store, lock: contextlib.AbstractContextManager,
+                 written: Callable[[list[DocumentRecords]], None] = lambda batch: None) -> None:
+        self._store, self._lock, self._written = store, lock, written
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        self._in_flight: tuple[Future[None], list[DocumentRecords]] | None = None
+
+    def _write(self, batch: list[DocumentRecords]) -> None:
+        with self._lock:  # held for one batch: other writers of the process wait for it alone
+            self._store.write_documents(batch, ingested_at=_now())
+
+    def _settle(self) -> None:
+        if self._in_flight is not None:
+            future, batch = self._in_flight
+            self._in_flight = None
+            future.result()
+            self._written(batch)
+
+    def submit(self, batch: list[DocumentRecords]) -> None:
+        self._settle()
+        batch = list(batch)  # the caller may clear its list
+        self._in_flight = (self._thread.submit(self._write, batch), batch)
+
+    def close(self) -> None:
+        try:
+            self._settle()
+        finally:
+            self._thread.shutdown(wait=True)  # after an error elsewhere, still let the write in flight end
+
+
 def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True,
            sources: Mapping[Path, str] | None = None, follow_links: bool = False,
            write_lock: contextlib.AbstractContextManager | None = None) -> IngestReport:
@@ -119,49 +156,55 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
         report.skipped.append((str(path), reason))
     bar = tqdm(files, unit="file", desc="ingest", disable=not progress)
     claimed: dict[str, Path] = {}  # document id -> the file of this run that has it
-    pending: list[tuple[DocumentRecords, bool]] = []  # (records, replaces a stored version)
+    pending: list[DocumentRecords] = []
+    replaces: set[str] = set()  # ids of the pending documents that replace a stored version
 
     lock = write_lock or contextlib.nullcontext()
 
-    def flush() -> None:
-        if pending:
-            with lock:
-                store.write_documents([item for item, _ in pending], ingested_at=_now())
-            for item, replaced in pending:
-                (report.replaced if replaced else report.added).append(item.document.id)
-                report.passages += len(item.passages)
-                report.sentences += len(item.sentences)
-            pending.clear()
-            bar.set_postfix(passages=report.passages, passages_per_s=round(report.passages / (perf_counter() - started)))
+    def written(batch: list[DocumentRecords]) -> None:
+        for item in batch:
+            (report.replaced if item.document.id in replaces else report.added).append(item.document.id)
+            report.passages += len(item.passages)
+            report.sentences += len(item.sentences)
+        bar.set_postfix(passages=report.passages, passages_per_s=round(report.passages / (perf_counter() - started)))
 
-    for path, doc_id in bar:
-        if doc_id in claimed:  # report.txt beside report.md: never let one silently replace the other
-            reason = f"same document id {doc_id!r} as {claimed[doc_id]}: rename one of them"
-            log.warning("skipped %s: %s", path, reason)
-            report.skipped.append((str(path), reason))
-            continue
-        claimed[doc_id] = path
-        try:
-            raw = read_document(path, doc_id)
-            raw.source = (sources or {}).get(path, raw.source)
-            document = prepare(raw)
-        except UnreadableFile as exc:
-            log.warning("skipped %s", exc)
-            report.skipped.append((str(path), str(exc)))
-            continue
-        if document is None:
-            log.warning("skipped %s: no text left after cleaning", path)
-            report.skipped.append((str(path), "no text left after cleaning"))
-            continue
-        stored = store.get_document(document.id)
-        if stored is not None and stored.content_hash == document.content_hash and stored.title == document.title \
-                and {k: v for k, v in stored.metadata.items() if k != "ingested_at"} == document.metadata:
-            report.unchanged.append(document.id)
-            continue
-        pending.append((records(document, embedder, settings), stored is not None))
-        if sum(len(item.passages) for item, _ in pending) >= WRITE_BATCH_PASSAGES:
-            flush()
-    flush()
+    writer = BatchWriter(store, lock, written)
+    try:
+        for path, doc_id in bar:
+            if doc_id in claimed:  # report.txt beside report.md: never let one silently replace the other
+                reason = f"same document id {doc_id!r} as {claimed[doc_id]}: rename one of them"
+                log.warning("skipped %s: %s", path, reason)
+                report.skipped.append((str(path), reason))
+                continue
+            claimed[doc_id] = path
+            try:
+                raw = read_document(path, doc_id)
+                raw.source = (sources or {}).get(path, raw.source)
+                document = prepare(raw)
+            except UnreadableFile as exc:
+                log.warning("skipped %s", exc)
+                report.skipped.append((str(path), str(exc)))
+                continue
+            if document is None:
+                log.warning("skipped %s: no text left after cleaning", path)
+                report.skipped.append((str(path), "no text left after cleaning"))
+                continue
+            stored = store.get_document(document.id)
+            if stored is not None and stored.content_hash == document.content_hash and stored.title == document.title \
+                    and {k: v for k, v in stored.metadata.items() if k != "ingested_at"} == document.metadata:
+                report.unchanged.append(document.id)
+                continue
+            if stored is not None:
+                replaces.add(document.id)
+            pending.append(records(document, embedder, settings))
+            if sum(len(item.passages) for item in pending) >= WRITE_BATCH_PASSAGES:
+                writer.submit(pending)
+                pending.clear()
+        if pending:
+            writer.submit(pending)
+            pending.clear()
+    finally:
+        writer.close()
     if settings.store_mode == "embedded":  # the only writer (lock file): no one else's write is in flight
         with lock:
             if orphans := store.remove_orphans():

@@ -249,3 +249,55 @@ def test_a_store_read_in_many_pages_gives_the_same_snapshot(embedder, store_and_
     assert paged.sentence_vectors.dtype == np.float32
     assert np.array_equal(paged.sentence_vectors, whole.sentence_vectors)
     assert [p.id for p in paged.passages] == [p.id for p in whole.passages]
+
+
+def test_the_next_batch_is_embedded_while_one_is_written_in_order_and_a_failed_write_stops_the_ingest(
+        tmp_path, embedder, store_and_settings, monkeypatch):
+    """BatchWriter writes on its own thread: the second batch's embedding starts while the first
+    is still being written (a Chroma server writes in its own process), batches land in the
+    order they were made, and a write that fails fails the ingest with its own error."""
+    import threading
+
+    from index import pipeline
+
+    store, settings = store_and_settings
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("000_05abd8f469b4269b", "001_af91c15e717acd7a", "002_06d97b826597458d"):
+        shutil.copy(SEEDS / f"{name}.txt", corpus / f"{name}.txt")
+    monkeypatch.setattr(pipeline, "WRITE_BATCH_PASSAGES", 1)  # one document per batch
+    embedded_during_write = threading.Event()
+    writing = threading.Event()
+    order: list[str] = []
+    real_write, real_embed = store.write_documents, embedder.embed
+
+    def slow_write(batch, ingested_at):
+        writing.set()
+        if not order:  # the first batch: the ingest must go on embedding meanwhile
+            embedded_during_write.wait(30)
+        order.extend(item.document.id for item in batch)
+        real_write(batch, ingested_at)
+        writing.clear()
+
+    class WatchedEmbedder:
+        dimension = embedder.dimension
+        count_tokens = staticmethod(embedder.count_tokens)
+
+        def embed(self, texts):
+            if writing.is_set():
+                embedded_during_write.set()
+            return real_embed(texts)
+
+    monkeypatch.setattr(store, "write_documents", slow_write)
+    report = ingest([corpus], store, WatchedEmbedder(), settings, progress=False)
+    assert embedded_during_write.is_set()
+    assert order == report.added == sorted(report.added) and len(order) == 3
+    assert store.counts()["documents"] == 3
+
+    def failing_write(batch, ingested_at):
+        raise RuntimeError("the store refused the batch")
+
+    (corpus / "000_05abd8f469b4269b.txt").write_text("A new headline\n\nThe article now says something else.\n")
+    monkeypatch.setattr(store, "write_documents", failing_write)
+    with pytest.raises(RuntimeError, match="refused"):
+        ingest([corpus], store, embedder, settings, progress=False)
