@@ -20,6 +20,7 @@ from qa.answer import Composer, Composition, answer_text
 from qa.confidence import LinearModel
 from qa.conversation import Conversations, resolve
 from qa.corpus import Corpus
+from qa.doc_index import document_index
 from qa.filters import UnknownDocuments, describe, select
 from qa.question import analyse
 from qa.retrieval import Hit, Retriever
@@ -71,10 +72,17 @@ class QAService:
         return self._corpus
 
     def _watch(self) -> None:
+        indexed: Corpus | None = None
         while not self._stop.wait(REFRESH_SECONDS):
             try:
                 self.refresh()
                 self.outage = None
+                corpus = self._corpus
+                if corpus is not indexed:
+                    # Built here, once per start or change, not by the first filtered request or
+                    # citation lookup (115 ms at 200k passages).
+                    document_index(corpus)
+                    indexed = corpus
             except StoreUnavailable as exc:
                 if self.outage is None:
                     log.warning("store unavailable: %s", exc)
