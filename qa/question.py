@@ -99,13 +99,35 @@ SPAN_FEATURES = [f"kind_{kind.value}" for kind in _CANDIDATES] + [
     "log_candidates", "counts_asked", "runner_up_counts_asked", "proximity", "proximity_margin", "wins_by_rule"]
 
 
+Score = tuple[bool, bool, bool, float]  # a candidate's rank: the rules' verdicts, then proximity
+
+
 @dataclass(frozen=True)
 class Span:
-    """A short answer's offsets within its sentence, and SPAN_FEATURES by name."""
+    """A short answer's offsets within its sentence, and how it won (`features`, by name)."""
 
     start: int
     end: int
-    features: dict[str, float]
+    kind: AnswerType
+    candidates: int
+    score: Score
+    runner_up: Score | None
+    weight: float  # the question's summed word weights: proximities count as shares of it
+
+    @property
+    def features(self) -> dict[str, float]:
+        """SPAN_FEATURES, computed only when the short-answer model asks (not for every
+        candidate sentence that merely needs to know whether it holds a candidate)."""
+        rules, proximity = self.score[:3], self.score[3]
+        runner_up = self.runner_up
+        return {f"kind_{k.value}": float(k is self.kind) for k in _CANDIDATES} | {
+            "log_candidates": math.log(self.candidates),
+            "counts_asked": float(rules[0]),
+            "runner_up_counts_asked": float(runner_up is not None and runner_up[0]),
+            "proximity": proximity / self.weight,
+            "proximity_margin": (proximity - (runner_up[3] if runner_up else 0.0)) / self.weight,
+            "wins_by_rule": float(runner_up is None or rules > runner_up[:3]),
+        }
 
 
 def answer_span(question: str, kind: AnswerType, sentence: str,
@@ -127,7 +149,7 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
     counted = _COUNTED.search(question)
     counted_stems = {stem for _, _, stem in _stems(counted.group(1))} if counted else set()
     wants_year = kind is AnswerType.DATE and _YEAR_ASKED.search(question) is not None
-    scored: list[tuple[tuple[bool, bool, bool, float], int, int]] = []
+    scored: list[tuple[Score, int, int]] = []
     for match in pattern.finditer(sentence):
         text = match.group().strip().rstrip(".,")
         end = match.start() + len(text)
@@ -157,18 +179,9 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
     if not scored:
         return None
     scored.sort(key=lambda candidate: candidate[0], reverse=True)  # stable: the first of equals wins
-    (rules, proximity), start, end = (scored[0][0][:3], scored[0][0][3]), scored[0][1], scored[0][2]
-    runner_up = scored[1][0] if len(scored) > 1 else None
-    total = sum(weights.values()) or 1.0
-    features = {f"kind_{k.value}": float(k is kind) for k in _CANDIDATES} | {
-        "log_candidates": math.log(len(scored)),
-        "counts_asked": float(rules[0]),
-        "runner_up_counts_asked": float(runner_up is not None and runner_up[0]),
-        "proximity": proximity / total,
-        "proximity_margin": (proximity - (runner_up[3] if runner_up else 0.0)) / total,
-        "wins_by_rule": float(runner_up is None or rules > runner_up[:3]),
-    }
-    return Span(start, end, features)
+    score, start, end = scored[0]
+    return Span(start, end, kind, len(scored), score, scored[1][0] if len(scored) > 1 else None,
+                sum(weights.values()) or 1.0)
 
 
 class Question(msgspec.Struct):
