@@ -7,12 +7,16 @@ On the squad2-dev, news-dev and seed articles (real text, no memoisation):
 4. the embedding floor: every sentence embedded with the ingest embedder (int8 MiniLM, all
    cores), nothing else;
 5. Chroma writes of the finished records (`Store.write_documents`, ingest's batches), into
-   a fresh embedded store;
+   a fresh store;
 6. a whole `ingest` into another fresh store.
+The stores are embedded ones unless the `QA_*` settings name a Chroma server
+(`QA_STORE_MODE=http QA_CHROMA_PORT=P`): there each stage writes collections of its own,
+removed at the end.
 Prints passages per second for each and the whole ingest as a share of the floor (issue 12:
 stages 1-3 and 5 together at >= 300 passages/s, the whole ingest >= 0.8x the floor).
 
     .venv/bin/python benchmarks/bench_ingest.py
+    QA_STORE_MODE=http QA_CHROMA_PORT=8124 .venv/bin/python benchmarks/bench_ingest.py  # a running `chroma run`
 
 Writes benchmarks/results/ingest.json."""
 
@@ -23,6 +27,7 @@ import platform
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from reporting import write_report  # noqa: E402  (beside this script)
@@ -61,7 +66,8 @@ def main() -> int:
     records = [DocumentRecords(document=d, passages=ps, passage_vectors=pipeline.passage_centroids(ps, v),
                                sentences=ss, sentence_vectors=v)
                for d, ps, ss, v in zip(documents, chunks, sentences, vectors)]
-    store = Store.open(settings.replace(data_dir=tempfile.mkdtemp(prefix="bench-write-")))
+    run = uuid.uuid4().hex[:8]  # a server keeps every run's collections apart (and they are dropped below)
+    store = Store.open(settings.replace(data_dir=tempfile.mkdtemp(prefix="bench-write-")), prefix=f"bench-write-{run}")
 
     def write():
         batch: list[DocumentRecords] = []
@@ -75,8 +81,10 @@ def main() -> int:
 
     _, write_s = _timed(write)
     whole_settings = settings.replace(data_dir=tempfile.mkdtemp(prefix="bench-whole-"))
-    report, whole_s = _timed(lambda: pipeline.ingest(folders, Store.open(whole_settings), embedder, whole_settings,
-                                                     progress=False))
+    whole_store = Store.open(whole_settings, prefix=f"bench-whole-{run}")
+    report, whole_s = _timed(lambda: pipeline.ingest(folders, whole_store, embedder, whole_settings, progress=False))
+    for used in (store, whole_store):
+        used.drop()
     sentence_count = sum(len(s) for s in sentences)
     stages = {"read_and_clean": read_s, "split_and_chunk": split_s, "sentence_records": records_s,
               "embedding_floor": embed_s, "chroma_writes": write_s}
@@ -90,10 +98,11 @@ def main() -> int:
         "sentences_embedded_per_s": round(sentence_count / embed_s, 1),
         "whole_over_floor": round((report.passages / whole_s) / (passages / embed_s), 2),
         "targets": {"all_but_embedding_passages_per_s": 300, "whole_over_floor": 0.8},
+        "store_mode": settings.store_mode,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average": [round(x, 2) for x in os.getloadavg()]},
     }
-    print(f"{len(documents)} documents, {passages} passages, {sentence_count} sentences")
+    print(f"{settings.store_mode} store: {len(documents)} documents, {passages} passages, {sentence_count} sentences")
     for name, seconds in stages.items():
         print(f"  {name:<18} {seconds:7.2f} s  {rates[name]:8.1f} passages/s")
     print(f"  {'all but embedding':<18} {without_embedding:7.2f} s  {result['passages_per_s']['all_but_embedding']:8.1f}"

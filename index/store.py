@@ -225,6 +225,12 @@ class Store:
         """`writer=False` opens an embedded store for reading beside the process that writes it."""
         return cls(_client(settings, writer), prefix or settings.collection)
 
+    def drop(self) -> None:
+        """Delete this prefix's collections and all they hold (a benchmark's scratch store on
+        a shared Chroma server); the Store is unusable afterwards."""
+        for kind in ("documents", "passages", "sentences", "meta"):
+            self._client.delete_collection(f"{self.prefix}-{kind}")
+
     def counts(self) -> dict[str, int]:
         return {"documents": self.documents.count(), "passages": self.passages.count(), "sentences": self.sentences.count()}
 

@@ -301,3 +301,17 @@ def test_the_next_batch_is_embedded_while_one_is_written_in_order_and_a_failed_w
     monkeypatch.setattr(store, "write_documents", failing_write)
     with pytest.raises(RuntimeError, match="refused"):
         ingest([corpus], store, embedder, settings, progress=False)
+
+
+def test_dropping_a_store_removes_its_collections_and_leaves_other_prefixes(tmp_path, embedder):
+    settings = make_settings(tmp_path / "data")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEEDS / "000_05abd8f469b4269b.txt", corpus / "a.txt")
+    scratch, kept = Store.open(settings, prefix="scratch"), Store.open(settings, prefix="kept")
+    ingest([corpus], scratch, embedder, settings, progress=False)
+    ingest([corpus], kept, embedder, settings, progress=False)
+    scratch.drop()
+    reopened = Store.open(settings, prefix="scratch")  # a fresh, empty store under the same prefix
+    assert reopened.counts() == {"documents": 0, "passages": 0, "sentences": 0}
+    assert kept.counts()["documents"] == 1 and kept.get_document("a") is not None
