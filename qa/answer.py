@@ -35,7 +35,7 @@ CONFIDENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap",
                        "sentence_logit", "margin", "missing_idf", "dense_top", "lexical_top", "question_terms",
                        "negation", "number_missing", "window_missing_idf", "negation_mismatch",
                        "entity_missing"]
-CALIBRATION_FEATURES = ["confidence_logit"]
+CALIBRATION_FEATURES = ["confidence_logit", "absent_words"]
 # A short answer is given when, should its sentence hold the answer, it is more likely right
 # than wrong (whether the sentence holds it is what the answer's confidence says).
 SHORT_ANSWER_MIN_PROBABILITY = 0.5
@@ -56,8 +56,9 @@ class Composer:
     def __init__(self, corpus: Corpus, sentence_model: LinearModel, confidence_model: LinearModel,
                  min_confidence: float, passages: int, calibration: LinearModel | None = None,
                  short_answer_model: LinearModel | None = None) -> None:
-        """`calibration` maps the confidence model's logit to the probability that the quoted
-        sentences hold the answer (`min_confidence` is on that scale); without it the
+        """`calibration` maps the confidence model's logit and the question's words absent from
+        the answer's article to the probability that the quoted sentences hold the answer
+        (`min_confidence` is on that scale); without it the
         confidence is the confidence model's own probability. `short_answer_model` gives the
         probability that the best sentence's short answer is right if that sentence holds the
         answer (see `_short_answer`; without the model, a short answer is always given)."""
@@ -130,8 +131,18 @@ class Composer:
             question_terms=math.log1p(len(question.terms)),
             negation=float(bool(_NEGATION.search(question.text))),
             number_missing=float(any(n not in passage_text for n in question.numbers)),
+            absent_words=self._absent_words(question, int(self.corpus.sentence_doc[sentence_row])),
         )
         return values
+
+    def _absent_words(self, question: Question, doc_code: int) -> float:
+        """How many of the question's words the collection holds but the answer's article does
+        not. Someone who asks about a story without the text at hand asks about what its
+        headline says or about what it never mentions; the second kind brings words the story
+        lacks. Words no article holds (typos, glued words) are not counted: they say nothing
+        about this article."""
+        article = self.corpus.document_terms(doc_code)
+        return float(sum(1 for t in question.terms - article if self.corpus.lexical.knows(t)))
 
     @staticmethod
     def _entity_missing(question: str, window: frozenset[str]) -> float:
@@ -226,11 +237,13 @@ class Composer:
         return out
 
     def confidence(self, values: dict[str, float]) -> float:
-        """How likely the answer is right: the confidence model's probability, or its logit
-        calibrated on news (the probability that the quoted sentences hold the answer)."""
+        """How likely the answer is right: the confidence model's probability, or its logit and
+        the question's words absent from the answer's article calibrated on news (the
+        probability that the quoted sentences hold the answer)."""
         if self.calibration is None:
             return self.confidence_model.probability(values)
-        return self.calibration.probability({"confidence_logit": self.confidence_model.logit(values)})
+        return self.calibration.probability({"confidence_logit": self.confidence_model.logit(values),
+                                             "absent_words": values["absent_words"]})
 
     def compose(self, question: Question, hits: list[Hit]) -> Composition:
         rows, hit_of, features = self.sentence_features(question, hits)

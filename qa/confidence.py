@@ -1,7 +1,8 @@
 """The small learned models of answer composition, all logistic over named features:
 `sentence` ranks candidate sentences, `confidence` scores whether the chosen answer is right,
-`calibration` turns that score into the probability that the quoted sentences hold the
-answer on news (the service abstains below `min_confidence`, on that scale), and
+`calibration` turns that score, with the question's words that the answer's article lacks,
+into the probability that the quoted sentences hold the answer on news (the service abstains
+below `min_confidence`, on that scale), and
 `short_answer` whether the short answer picked in the best sentence is right. Their weights
 live in `qa/models/`: `benchmarks/train_models.py` writes the first two from SQuAD 2.0 dev
 (cross-validated), `benchmarks/calibrate_news.py` the calibration from news questions,

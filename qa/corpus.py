@@ -211,6 +211,11 @@ class Corpus:
             found = self._title_terms[doc_id] = frozenset(terms(self.documents[doc_id].title))
         return found
 
+    def document_terms(self, code: int) -> frozenset[str]:
+        """Every analysed word of the document with this code (its passages' words together)."""
+        rows = range(int(self.doc_passage_bounds[code]), int(self.doc_passage_bounds[code + 1]))
+        return frozenset().union(*(self.passage_terms[row] for row in rows))
+
     @classmethod
     def load(cls, store: Store, settings: Settings, previous: Corpus | None = None) -> "Corpus":
         """The committed corpus: its read model as a writer left it, or written now from the

@@ -81,20 +81,25 @@ def test_features_are_stacked_by_name_in_the_models_order():
         feature_matrix({"cosine": [0.9]}, ["cosine", "overlap"])
 
 
-def test_confidence_is_calibrated_on_news_without_changing_decisions(service):
-    """The calibration is monotone (a positive slope on the confidence model's logit), and the
-    threshold is the seed-dev one (0.278 of the confidence model's own probability) on the
-    calibrated scale: the same questions are answered as before it."""
-    import math
+def test_question_words_the_answers_article_lacks_are_counted_and_lower_the_confidence(service):
+    """`absent_words` counts the question's words that another article holds but the answer's
+    article does not ("Kharkiv" is only in seed 003; the trade figures are in seed 000), not
+    words that no article holds (a typo); the calibration lowers the confidence for each."""
+    _, plain, _ = service.run(TRADE_QUESTION)
+    _, foreign, _ = service.run(TRADE_QUESTION.replace("trade", "Kharkiv trade"))
+    _, typo, _ = service.run(TRADE_QUESTION.replace("trade", "qzxwv trade"))
+    corpus = service.corpus
+    for composition in (plain, foreign, typo):
+        assert corpus.sentence_doc[composition.ranked[0]] == corpus.doc_code["000_05abd8f469b4269b"]
+    assert foreign.features["absent_words"] == plain.features["absent_words"] + 1
+    assert typo.features["absent_words"] == plain.features["absent_words"]
 
-    slope = service.calibration.coef[0]
-    assert slope > 0
-    raw_threshold = 0.278
-    mapped = service.calibration.probability({"confidence_logit": math.log(raw_threshold / (1 - raw_threshold))})
-    assert abs(mapped - service.settings.min_confidence) < 1e-4
-    for logit in (-3.0, -1.0, -0.9, 0.0, 1.0, 3.0):
-        calibrated = service.calibration.probability({"confidence_logit": logit})
-        assert (calibrated >= service.settings.min_confidence) == (1 / (1 + math.exp(-logit)) >= raw_threshold)
+    composer = _composer(service, 3)
+    values = plain.features
+    assert composer.confidence(values | {"absent_words": values["absent_words"] + 1}) < composer.confidence(values)
+    calibration = service.calibration
+    assert calibration.probability({"confidence_logit": 1.0, "absent_words": 0.0}) > \
+        calibration.probability({"confidence_logit": 0.0, "absent_words": 0.0})
 
 
 def test_what_an_abstention_would_have_quoted_is_kept_for_evaluation(service):
