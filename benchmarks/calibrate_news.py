@@ -82,7 +82,9 @@ def main() -> int:
     right = np.concatenate([q.right for q in fit.values()])
     model = LogisticRegression(C=100.0).fit(x, right)
     coef, intercept = [float(c) for c in model.coef_[0]], float(model.intercept_[0])
-    calibrated = lambda q: sigmoid(q.x @ np.array(coef) + intercept)  # noqa: E731
+
+    def calibrated(q: Questions) -> np.ndarray:
+        return sigmoid(q.x @ np.array(coef) + intercept)
 
     # As many of the fit sets' unanswerable questions abstained on as with the raw threshold:
     # the threshold falls between the n-th and the next calibrated value among them.
