@@ -268,10 +268,11 @@ def write_profile(service: QAService, settings: Settings) -> dict:
 def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[str], shared: bool,
                     peer: bool) -> dict:
     """`count` API replicas (`qa serve`) against the same Chroma server, each with its own
-    data dir as on separate machines, or (`shared`) one data dir as compose.yaml's shared
-    read-model volume: their start (a replica writes its read model from Chroma, or opens the
-    one on the shared volume; with `peer`, every replica after the first starts with an empty
-    data dir and copies the first one's read model, `read_model_peer`), their RSS when ready
+    data dir as on separate machines, or (`shared`) the data dir the build left its read model
+    in, as compose.yaml's replicas share the volume that `qa ingest` or an earlier replica wrote:
+    their start (a replica with its own dir writes its read model from Chroma, one on the
+    shared dir opens the version there; with `peer`, every replica after the first starts
+    with an empty data dir and copies the first one's read model, `read_model_peer`), their RSS when ready
     and after answering `asked`, and the seconds from a POST /documents to one replica until
     the article is answered from on every replica, then from its DELETE until no replica has
     it (twice: the first write also loads the writer's ingest embedder)."""
@@ -282,7 +283,7 @@ def replica_profile(settings: Settings, data_dir: Path, count: int, asked: list[
     with ExitStack() as stack:
         replicas, ready_s = [], []
         for n in range(count):
-            own_dir = data_dir / ("replicas-shared" if shared else f"replica-{n}")
+            own_dir = data_dir if shared else data_dir / f"replica-{n}"
             own_env = env | {"QA_DATA_DIR": str(own_dir)}
             if peer and n:
                 shutil.rmtree(own_dir, ignore_errors=True)
@@ -382,7 +383,8 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=0,
                         help="also start this many `qa serve` replicas (QA_STORE_MODE=http only) and time a POST")
     parser.add_argument("--shared-data-dir", action="store_true",
-                        help="the replicas share one data dir, as compose.yaml's read-model volume")
+                        help="the replicas share the data dir the build left its read model in, as "
+                             "compose.yaml's replicas share their read-model volume")
     parser.add_argument("--peer", action="store_true",
                         help="replicas after the first start empty and copy the first one's read model")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the store here (reused when present)")
