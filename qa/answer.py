@@ -141,7 +141,7 @@ class Composer:
         headline says or about what it never mentions; the second kind brings words the story
         lacks. Words no article holds (typos, glued words) are not counted: they say nothing
         about this article."""
-        article = self.corpus.document_terms(doc_code)
+        article = self.corpus.document_terms[doc_code]
         return float(sum(1 for t in question.terms - article if self.corpus.lexical.knows(t)))
 
     @staticmethod

@@ -126,6 +126,7 @@ class Corpus:
     sentences: _Sentences = field(init=False)
     sentence_terms: _TermSets = field(init=False)
     passage_terms: _TermSets = field(init=False)  # the union of the passage's sentences' words
+    document_terms: _TermSets = field(init=False)  # by document code: the union of its passages' words
     _title_terms: dict[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self, previous: Corpus | None) -> None:
@@ -170,6 +171,8 @@ class Corpus:
         self.passages, self.sentences = _Passages(me), _Sentences(me)
         self.sentence_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds)
         self.passage_terms = _TermSets(columns.vocabulary, columns.term_ids, columns.term_bounds[self.sentence_bounds])
+        self.document_terms = _TermSets(columns.vocabulary, columns.term_ids,
+                                        columns.term_bounds[self.sentence_bounds[self.doc_passage_bounds]])
 
     @property
     def lineage(self) -> Lineage:
@@ -210,11 +213,6 @@ class Corpus:
         if found is None:
             found = self._title_terms[doc_id] = frozenset(terms(self.documents[doc_id].title))
         return found
-
-    def document_terms(self, code: int) -> frozenset[str]:
-        """Every analysed word of the document with this code (its passages' words together)."""
-        rows = range(int(self.doc_passage_bounds[code]), int(self.doc_passage_bounds[code + 1]))
-        return frozenset().union(*(self.passage_terms[row] for row in rows))
 
     @classmethod
     def load(cls, store: Store, settings: Settings, previous: Corpus | None = None) -> "Corpus":
