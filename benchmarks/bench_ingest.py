@@ -52,12 +52,13 @@ def _timed(run):
 
 
 def main() -> int:
-    settings = load_settings(environ={**os.environ, "QA_DATA_DIR": tempfile.mkdtemp(prefix="bench-ingest-")})
-    with bulk_embedder(settings) as embedder:
-        return measure(settings, embedder)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
+        settings = load_settings(environ={**os.environ, "QA_DATA_DIR": str(Path(scratch) / "data")})
+        with bulk_embedder(settings) as embedder:
+            return measure(settings, embedder, Path(scratch))
 
 
-def measure(settings: Settings, embedder: Embedder) -> int:
+def measure(settings: Settings, embedder: Embedder, scratch: Path) -> int:
     folders = [f for f in FOLDERS if f.exists()]
     threads = load_embedder(settings, threads=os.cpu_count() or 1)
     files, _ = discover_with_ids(folders, follow_links=False)
@@ -75,7 +76,7 @@ def measure(settings: Settings, embedder: Embedder) -> int:
                                sentences=ss, sentence_vectors=v)
                for d, ps, ss, v in zip(documents, chunks, sentences, vectors)]
     run = uuid.uuid4().hex[:8]  # a server keeps every run's collections apart (and they are dropped below)
-    store = Store.open(settings.replace(data_dir=tempfile.mkdtemp(prefix="bench-write-")), prefix=f"bench-write-{run}")
+    store = Store.open(settings.replace(data_dir=str(scratch / "write")), prefix=f"bench-write-{run}")
 
     def write():
         batch: list[DocumentRecords] = []
@@ -88,7 +89,7 @@ def measure(settings: Settings, embedder: Embedder) -> int:
             store.write_documents(batch, ingested_at="bench")
 
     _, write_s = _timed(write)
-    whole_settings = settings.replace(data_dir=tempfile.mkdtemp(prefix="bench-whole-"))
+    whole_settings = settings.replace(data_dir=str(scratch / "whole"))
     whole_store = Store.open(whole_settings, prefix=f"bench-whole-{run}")
     report, whole_s = _timed(lambda: pipeline.ingest(folders, whole_store, embedder, whole_settings, progress=False))
     for used in (store, whole_store):

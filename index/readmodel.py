@@ -366,11 +366,44 @@ def release_memory() -> None:
         pass  # not glibc: its allocator keeps what it keeps
 
 
+def from_store(store: Store, part_documents: int = 2_000) -> Columns:
+    """Columns of the whole store, read `part_documents` documents at a time: each part's
+    records become compact columns before the next part is read. A whole snapshot's Python
+    records took over 3 KB per sentence: a 1M-passage store's read was killed at 13 GB."""
+    vocabulary: dict[str, int] = {}
+    parts: list[Columns] = []
+    doc_ids = store.document_ids()
+    for part in range(0, max(len(doc_ids), 1), part_documents):  # an empty store makes one empty part
+        snapshot = store.snapshot(doc_ids[part : part + part_documents])
+        parts.append(_records(list(snapshot.documents.values()), snapshot, vocabulary,
+                              first_code=sum(len(c.documents) for c in parts),
+                              first_passage=sum(len(c.passages) for c in parts)))
+    if len(parts) == 1:
+        return parts[0]
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(c, name) for c in parts])
+
+    def joined_bounds(name: str) -> np.ndarray:
+        return _bounds(np.concatenate([np.diff(getattr(c, name)) for c in parts]))
+
+    return Columns(
+        documents=[d for c in parts for d in c.documents], passages=joined("passages"),
+        sentence_bounds=joined_bounds("sentence_bounds"), sentences=joined("sentences"),
+        sentence_ids=joined("sentence_ids"), sentence_keys=joined("sentence_keys"), term_ids=joined("term_ids"),
+        term_bounds=joined_bounds("term_bounds"), passage_lengths=joined("passage_lengths"),
+        removed=joined("removed"), vocabulary=list(vocabulary), vocabulary_ids=vocabulary,
+        # Written one part after another, never concatenated: they are most of the bytes.
+        vectors=Vectors(Stacked([c.vectors.base for c in parts]), np.zeros((0, VECTOR_DIM), dtype=np.float16)),
+        bm25=Bm25(Postings.merged([c.bm25.base for c in parts], np.ones(len(joined("passages")), dtype=bool),
+                                  len(vocabulary)), Postings.empty()))
+
+
 def rebuild(store: Store, folder: Path) -> None:
     """Write the version of the whole store into `folder` (named by its generation)."""
-    # The snapshot is read after these changes: the next version need not read their documents again.
+    # The store is read after these changes: the next version need not read their documents again.
     changes = store.changes_since(time.time_ns())
-    write(folder, from_snapshot(store.snapshot()), State(folder.name, changes.until, changes.records))
+    write(folder, from_store(store), State(folder.name, changes.until, changes.records))
 
 
 def rebuild_in_child(settings: Settings, prefix: str, folder: Path) -> None:
@@ -380,6 +413,9 @@ def rebuild_in_child(settings: Settings, prefix: str, folder: Path) -> None:
                           input=msgspec.json.encode(settings), capture_output=True)
     if done.returncode == _UNWRITABLE:
         raise OSError(f"cannot write the read model into {folder}")
+    if done.returncode < 0:  # SIGKILL: most often the kernel's out-of-memory killer
+        raise StoreUnavailable(f"reading the store for the read model failed: the child process was killed "
+                               f"by signal {-done.returncode}")
     if done.returncode:
         raise StoreUnavailable(f"reading the store for the read model failed: {done.stderr.decode()[-500:]}")
 
