@@ -158,15 +158,15 @@ class TorchEmbedder(EmbedsInProcess):
 _worker: Embedder | None = None  # a ProcessEmbedder worker's own embedder
 
 
-def _start_worker(settings: bytes) -> None:
+def _start_worker(settings: bytes, parent: int) -> None:
     global _worker
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _worker = load_embedder(msgspec.json.decode(settings, type=Settings), threads=1)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:
     """A killed ingest (SIGKILL, OOM) must not leave its workers behind: an orphan is adopted,
-    and its parent id changes."""
+    and its parent id changes (`parent` is passed in: the parent may die before this starts)."""
     while os.getppid() == parent:
         time.sleep(1)
     os._exit(1)
@@ -192,7 +192,7 @@ class ProcessEmbedder:
     def __init__(self, settings: Settings, processes: int) -> None:
         # spawn, not fork: a fork would copy the caller's threads and Chroma's client state.
         self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start_worker, initargs=(msgspec.json.encode(settings),))
+                                         initializer=_start_worker, initargs=(msgspec.json.encode(settings), os.getpid()))
         self._tokenizer = _Tokenizer(model_path(settings))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
