@@ -4,11 +4,11 @@ On the squad2-dev, news-dev and seed articles (real text, no memoisation):
 1. reading and cleaning the files (`read_document` + `prepare`);
 2. sentence splitting and passage building (`chunk`: pysbd and the token counter);
 3. the rest of the records (sentence ids) without embedding;
-4. the embedding floor: every sentence embedded, nothing else, by int8 MiniLM on every core,
-   the faster of one process's threads and `qa ingest`'s worker processes (both printed);
+4. the embedding floor: every sentence embedded with the ingest embedder (int8 MiniLM, all
+   cores), nothing else;
 5. Chroma writes of the finished records (`Store.write_documents`, ingest's batches), into
    a fresh store;
-6. a whole `ingest` into another fresh store, embedding as `qa ingest` does (`bulk_embedder`).
+6. a whole `ingest` into another fresh store.
 The stores are embedded ones unless the `QA_*` settings name a Chroma server
 (`QA_STORE_MODE=http QA_CHROMA_PORT=P`): there each stage writes collections of its own,
 removed at the end.
@@ -35,9 +35,9 @@ from reporting import write_report  # noqa: E402  (beside this script)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from config import Settings, load_settings  # noqa: E402
+from config import load_settings  # noqa: E402
 from index import pipeline  # noqa: E402
-from index.embedding import Embedder, bulk_embedder, load_embedder  # noqa: E402
+from index.embedding import load_embedder  # noqa: E402
 from index.loading import discover_with_ids, read_document  # noqa: E402
 from index.store import DocumentRecords, Store, sentence_records  # noqa: E402
 
@@ -52,15 +52,14 @@ def _timed(run):
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
-        settings = load_settings(environ={**os.environ, "QA_DATA_DIR": str(Path(scratch) / "data")})
-        with bulk_embedder(settings) as embedder:
-            return measure(settings, embedder, Path(scratch))
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:  # its stores go with it
+        return measure(Path(scratch))
 
 
-def measure(settings: Settings, embedder: Embedder, scratch: Path) -> int:
+def measure(scratch: Path) -> int:
     folders = [f for f in FOLDERS if f.exists()]
-    threads = load_embedder(settings, threads=os.cpu_count() or 1)
+    settings = load_settings(environ={**os.environ, "QA_DATA_DIR": str(scratch / "data")})
+    embedder = load_embedder(settings, threads=os.cpu_count() or 1)  # as `qa ingest` loads it
     files, _ = discover_with_ids(folders, follow_links=False)
     documents, read_s = _timed(lambda: [d for d in (pipeline.prepare(read_document(p, i)) for p, i in files) if d])
     chunks, split_s = _timed(lambda: [pipeline.chunk(d, embedder, settings) for d in documents])
@@ -68,10 +67,7 @@ def measure(settings: Settings, embedder: Embedder, scratch: Path) -> int:
 
     sentences, records_s = _timed(lambda: [sentence_records(d, ps) for d, ps in zip(documents, chunks)])
     texts = [[d.text[s.start : s.end] for s in ss] for d, ss in zip(documents, sentences)]
-    embedder.embed(["warm up"] * 8)  # start the workers
-    _, threads_embed_s = _timed(lambda: [threads.embed(t) for t in texts])
-    vectors, bulk_embed_s = _timed(lambda: [f.result() for f in [embedder.submit(t) for t in texts]])
-    embed_s = min(threads_embed_s, bulk_embed_s)
+    vectors, embed_s = _timed(lambda: [embedder.embed(t) for t in texts])
     records = [DocumentRecords(document=d, passages=ps, passage_vectors=pipeline.passage_centroids(ps, v),
                                sentences=ss, sentence_vectors=v)
                for d, ps, ss, v in zip(documents, chunks, sentences, vectors)]
@@ -105,8 +101,6 @@ def measure(settings: Settings, embedder: Embedder, scratch: Path) -> int:
         "passages_per_s": rates | {"all_but_embedding": round(passages / without_embedding, 1),
                                    "whole_ingest": round(report.passages / whole_s, 1)},
         "sentences_embedded_per_s": round(sentence_count / embed_s, 1),
-        "embedding_floor_s": {"threads": round(threads_embed_s, 2), "ingest_embedder": round(bulk_embed_s, 2),
-                              "ingest_embedder_kind": type(embedder).__name__},
         "whole_over_floor": round((report.passages / whole_s) / (passages / embed_s), 2),
         "targets": {"all_but_embedding_passages_per_s": 300, "whole_over_floor": 0.8},
         "store_mode": settings.store_mode,
@@ -116,7 +110,6 @@ def measure(settings: Settings, embedder: Embedder, scratch: Path) -> int:
     print(f"{settings.store_mode} store: {len(documents)} documents, {passages} passages, {sentence_count} sentences")
     for name, seconds in stages.items():
         print(f"  {name:<18} {seconds:7.2f} s  {rates[name]:8.1f} passages/s")
-    print(f"  (embedding floor: threads {threads_embed_s:.2f} s, {type(embedder).__name__} {bulk_embed_s:.2f} s)")
     print(f"  {'all but embedding':<18} {without_embedding:7.2f} s  {result['passages_per_s']['all_but_embedding']:8.1f}"
           f" passages/s (target 300)")
     print(f"  {'whole ingest':<18} {whole_s:7.2f} s  {result['passages_per_s']['whole_ingest']:8.1f} passages/s = "

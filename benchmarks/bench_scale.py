@@ -40,7 +40,7 @@ import numpy as np
 from config import Settings, load_settings
 from index import pipeline
 from index.documents import Document, content_hash
-from index.embedding import Embedder, EmbedsInProcess, load_embedder
+from index.embedding import Embedder, load_embedder
 from index.store import Store
 from qa.answer import Composer
 from qa.corpus import Corpus
@@ -119,7 +119,7 @@ def synthetic_documents(articles: list[tuple[str, list[list[str]]]], rng: random
                        content_hash=content_hash(text))
 
 
-class MemoEmbedder(EmbedsInProcess):
+class MemoEmbedder:
     """Embeds each distinct text once. Synthetic documents reuse the squad sentences, and a
     text's vector does not depend on what it is embedded with (one text per run), so the
     stored vectors are exactly those ingest would write, at a fraction of the build time."""

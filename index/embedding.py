@@ -3,24 +3,16 @@
 - `TorchEmbedder`: sentence-transformers on torch, the reference (and the export source).
 - `OnnxEmbedder`: the same model exported to ONNX (mean pooling and L2 normalisation in the
   graph) run by onnxruntime with the `tokenizers` tokenizer: 3-7x faster, no torch import.
-- `ProcessEmbedder`: `OnnxEmbedder`s in worker processes, for bulk ingest.
-All return L2-normalised float32 rows, so a dot product is the cosine similarity. `submit`
-starts embedding and returns a future: only `ProcessEmbedder` embeds in the background, so
-that ingest splits the next document meanwhile."""
+Both return L2-normalised float32 rows, so a dot product is the cosine similarity."""
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-import msgspec
 import numpy as np
 
 from config import Settings
@@ -34,21 +26,6 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
-
-    def submit(self, texts: Sequence[str]) -> Future[np.ndarray]: ...
-
-
-class EmbedsInProcess:
-    """`submit` for the embedders that run in the caller's process: they already use every
-    core they were given, so the vectors are computed before it returns."""
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError
-
-    def submit(self, texts: Sequence[str]) -> Future[np.ndarray]:
-        future: Future[np.ndarray] = Future()
-        future.set_result(self.embed(texts))
-        return future
 
 
 def packaged_model_path() -> Path:
@@ -101,7 +78,7 @@ def _batched(texts: Sequence[str], batch_size: int, run) -> np.ndarray:
     return out
 
 
-class OnnxEmbedder(EmbedsInProcess):
+class OnnxEmbedder:
     dimension = 384
 
     def __init__(self, onnx_file: Path, tokenizer_dir: Path, threads: int = 1, batch_size: int = 32) -> None:
@@ -133,7 +110,7 @@ class OnnxEmbedder(EmbedsInProcess):
         return _batched(texts, self._batch_size, self._run)
 
 
-class TorchEmbedder(EmbedsInProcess):
+class TorchEmbedder:
     dimension = 384
 
     def __init__(self, path: Path, threads: int = 1, batch_size: int = 32) -> None:
@@ -155,78 +132,6 @@ class TorchEmbedder(EmbedsInProcess):
         return vectors.astype(np.float32, copy=False).reshape(len(texts), self.dimension)
 
 
-_worker: Embedder | None = None  # a ProcessEmbedder worker's own embedder
-
-
-def _start_worker(settings: bytes, parent: int) -> None:
-    global _worker
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    _worker = load_embedder(msgspec.json.decode(settings, type=Settings), threads=1)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A killed ingest (SIGKILL, OOM) must not leave its workers behind: an orphan is adopted,
-    and its parent id changes (`parent` is passed in: the parent may die before this starts)."""
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(1)
-
-
-def _embed_in_worker(texts: list[str]) -> np.ndarray:
-    assert _worker is not None
-    return _worker.embed(texts)
-
-
-class ProcessEmbedder:
-    """The settings' embedder on one thread in each of `processes` worker processes, for bulk
-    ingest. In one process an embedded store's Chroma writes hold the GIL while they run and
-    stall the embedding threads (the whole ingest ran at 0.71x of the embedding floor); worker
-    processes embed through them. The vectors are the in-process embedder's: int8 embeds one
-    text per run either way. A worker that dies fails the pending futures (BrokenProcessPool)
-    instead of hanging the ingest."""
-
-    dimension = 384
-    _PIECE = 64  # texts per task: a document spreads over the workers, and the queue ahead of
-    # them (one task more than workers) lasts through a batch's write
-
-    def __init__(self, settings: Settings, processes: int) -> None:
-        # spawn, not fork: a fork would copy the caller's threads and Chroma's client state.
-        self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start_worker, initargs=(msgspec.json.encode(settings), os.getpid()))
-        self._tokenizer = _Tokenizer(model_path(settings))
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self._tokenizer.count(texts)
-
-    def submit(self, texts: Sequence[str]) -> Future[np.ndarray]:
-        parts = [self._pool.submit(_embed_in_worker, list(texts[i : i + self._PIECE]))
-                 for i in range(0, len(texts), self._PIECE)]
-        whole: Future[np.ndarray] = Future()
-        if not parts:
-            whole.set_result(np.zeros((0, self.dimension), dtype=np.float32))
-            return whole
-        settling = threading.Lock()  # callbacks run in the pool's thread or, if done already, here
-
-        def settle(_: Future[np.ndarray]) -> None:
-            with settling:
-                if whole.done() or not all(part.done() for part in parts):
-                    return
-                try:
-                    whole.set_result(np.vstack([part.result() for part in parts]))
-                except BaseException as exc:  # noqa: BLE001  (the caller's result() raises it)
-                    whole.set_exception(exc)
-
-        for part in parts:
-            part.add_done_callback(settle)
-        return whole
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.submit(texts).result()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
 def load_embedder(settings: Settings, threads: int | None = None) -> Embedder:
     """The embedder the settings name; the ONNX files are exported on first use."""
     threads = threads or settings.threads
@@ -242,21 +147,3 @@ def load_embedder(settings: Settings, threads: int | None = None) -> Embedder:
     batch_size = 1 if settings.onnx_variant == "int8" else 32
     return OnnxEmbedder(ensure_onnx_model(settings, settings.onnx_variant), source, threads=threads,
                         batch_size=batch_size)
-
-
-@contextlib.contextmanager
-def bulk_embedder(settings: Settings) -> Iterator[Embedder]:
-    """The embedder of an ingest that owns the machine (`qa ingest`): the ONNX embedder in a
-    worker process per core, else the settings' embedder on every core in this process."""
-    cores = os.cpu_count() or 1
-    if settings.embedder != "onnx" or cores == 1:
-        yield load_embedder(settings, threads=cores)
-        return
-    from index.onnx_export import ensure_onnx_model
-
-    ensure_onnx_model(settings, settings.onnx_variant)  # exported once here, not by every worker
-    embedder = ProcessEmbedder(settings, cores)
-    try:
-        yield embedder
-    finally:
-        embedder.close()

@@ -22,7 +22,7 @@ from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
 from index.loading import RawDocument, UnreadableFile, discover_with_ids, read_document
-from index.store import DocumentRecords, SentenceRecord, Store, sentence_records
+from index.store import DocumentRecords, Store, sentence_records
 
 log = logging.getLogger(__name__)
 WRITE_BATCH_PASSAGES = 256  # documents are written to Chroma in batches of about this many passages
@@ -79,34 +79,13 @@ def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Pa
     ]
 
 
-class SplitDocument(msgspec.Struct):
-    """A document split into passages and sentences, its sentences' vectors on the way."""
-
-    document: Document
-    passages: list[Passage]
-    sentences: list[SentenceRecord]
-    vectors: Future[np.ndarray]
-
-    def records(self) -> DocumentRecords:
-        """Everything the store needs (waits for the vectors)."""
-        sentence_vectors = self.vectors.result()
-        return DocumentRecords(document=self.document, passages=self.passages,
-                               passage_vectors=passage_centroids(self.passages, sentence_vectors),
-                               sentences=self.sentences, sentence_vectors=sentence_vectors)
-
-
-def split(document: Document, embedder: Embedder, settings: Settings) -> SplitDocument:
-    """Split a document and start embedding its sentences (in the background only if the
-    embedder works there)."""
-    passages = chunk(document, embedder, settings)
-    sentences = sentence_records(document, passages)
-    vectors = embedder.submit([document.text[s.start : s.end] for s in sentences])
-    return SplitDocument(document=document, passages=passages, sentences=sentences, vectors=vectors)
-
-
 def records(document: Document, embedder: Embedder, settings: Settings) -> DocumentRecords:
     """Split and embed a document: everything the store needs, nothing written yet."""
-    return split(document, embedder, settings).records()
+    passages = chunk(document, embedder, settings)
+    sentences = sentence_records(document, passages)
+    sentence_vectors = embedder.embed([document.text[s.start : s.end] for s in sentences])
+    return DocumentRecords(document=document, passages=passages, passage_vectors=passage_centroids(passages, sentence_vectors),
+                           sentences=sentences, sentence_vectors=sentence_vectors)
 
 
 def _now() -> str:
@@ -177,8 +156,7 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
         report.skipped.append((str(path), reason))
     bar = tqdm(files, unit="file", desc="ingest", disable=not progress)
     claimed: dict[str, Path] = {}  # document id -> the file of this run that has it
-    pending: list[SplitDocument] = []  # documents split, their batch not yet full
-    embedding_batch: list[SplitDocument] = []  # the batch before, perhaps still being embedded
+    pending: list[DocumentRecords] = []
     replaces: set[str] = set()  # ids of the pending documents that replace a stored version
 
     lock = write_lock or contextlib.nullcontext()
@@ -191,14 +169,6 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
         bar.set_postfix(passages=report.passages, passages_per_s=round(report.passages / (perf_counter() - started)))
 
     writer = BatchWriter(store, lock, written)
-
-    def hand_over(batch: list[SplitDocument]) -> None:
-        """Let `batch` embed while the batch before it, once embedded, is written."""
-        nonlocal embedding_batch
-        if embedding_batch:
-            writer.submit([item.records() for item in embedding_batch])
-        embedding_batch = list(batch)
-
     try:
         for path, doc_id in bar:
             if doc_id in claimed:  # report.txt beside report.md: never let one silently replace the other
@@ -226,12 +196,13 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
                 continue
             if stored is not None:
                 replaces.add(document.id)
-            pending.append(split(document, embedder, settings))
+            pending.append(records(document, embedder, settings))
             if sum(len(item.passages) for item in pending) >= WRITE_BATCH_PASSAGES:
-                hand_over(pending)
+                writer.submit(pending)
                 pending.clear()
-        hand_over(pending)
-        hand_over([])
+        if pending:
+            writer.submit(pending)
+            pending.clear()
     finally:
         writer.close()
     if settings.store_mode == "embedded":  # the only writer (lock file): no one else's write is in flight

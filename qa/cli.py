@@ -33,7 +33,7 @@ def _service(settings: Settings):
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from index.embedding import bulk_embedder
+    from index.embedding import load_embedder
     from index.pipeline import ingest
     from index.store import Store
 
@@ -41,9 +41,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     for path in missing:
         print(f"warning: {path} does not exist", file=sys.stderr)
     store = Store.open(settings)
-    with bulk_embedder(settings) as embedder:  # ingest owns the machine: every core embeds
-        report = ingest([p for p in args.paths if p.exists()], store, embedder, settings, progress=not args.quiet,
-                        follow_links=args.follow_links)
+    # Ingest owns the machine: let the embedder use every core.
+    embedder = load_embedder(settings, threads=os.cpu_count() or 1)
+    report = ingest([p for p in args.paths if p.exists()], store, embedder, settings, progress=not args.quiet,
+                    follow_links=args.follow_links)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     from qa.corpus import Corpus

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -24,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from config import Settings
-from index.embedding import bulk_embedder, load_embedder
+from index.embedding import load_embedder
 from index.loading import discover
 from index.pipeline import ingest
 from index.store import Store
@@ -242,8 +243,7 @@ def open_dataset_service(dataset: Dataset, settings: Settings) -> QAService:
     """A service over the dataset's own store, ingesting (or reusing) its articles."""
     eval_settings = settings.replace(data_dir=str(Path(settings.data_dir) / "eval" / dataset.name))
     store = Store.open(eval_settings, prefix=f"eval-{dataset.name}")
-    with bulk_embedder(eval_settings) as embedder:  # its workers start only if an article is new
-        ingest(dataset.articles, store, embedder, eval_settings)
+    ingest(dataset.articles, store, load_embedder(eval_settings, threads=os.cpu_count() or 1), eval_settings)
     return QAService(eval_settings, store, load_embedder(eval_settings), watch=False)  # nothing else writes it
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.embedding import Embedder, ProcessEmbedder, load_embedder, model_path
+from index.embedding import Embedder, load_embedder, model_path
 from index.splitting import split_sentences
 from index.store import Store
 from qa.service import QAService
@@ -98,18 +98,3 @@ def test_int8_retrieval_matches_torch_on_seed_dev(service, torch_service, seed_q
     message = f"top passage identical with torch and ONNX int8 for {same}/{len(seed_questions)}; differ: {differ}"
     print(message)
     assert same >= len(seed_questions) - 1, message
-
-
-def test_worker_processes_give_the_in_process_vectors(sentences, embedder):
-    """`qa ingest` embeds in worker processes: the same vectors as the server's embedder (one
-    text per int8 run either way), in the order given, across the workers' pieces."""
-    bulk = ProcessEmbedder(make_settings(ROOT / "data"), processes=2)
-    try:
-        many = sentences * 2  # more than one piece per worker
-        pending = [bulk.submit(many), bulk.submit([]), bulk.submit(sentences[:3])]
-        vectors, empty, few = (future.result(timeout=120) for future in pending)
-    finally:
-        bulk.close()
-    assert np.array_equal(vectors, embedder.embed(many))
-    assert empty.shape == (0, embedder.dimension) and np.array_equal(few, vectors[:3])
-    assert bulk.count_tokens(sentences[:5]) == embedder.count_tokens(sentences[:5])

@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 
-from index.embedding import EmbedsInProcess
 from index.loading import UnreadableFile, read_document
 from index.pipeline import ingest
 from index.store import Store
@@ -209,7 +208,7 @@ def test_a_delete_waits_for_one_batch_write_not_for_a_whole_ingest(tmp_path, emb
     service = QAService(settings, Store.open(settings), embedder)
     embedding, release = threading.Event(), threading.Event()
 
-    class SlowEmbedder(EmbedsInProcess):
+    class SlowEmbedder:
         dimension = embedder.dimension
         count_tokens = staticmethod(embedder.count_tokens)
 
@@ -280,7 +279,7 @@ def test_the_next_batch_is_embedded_while_one_is_written_in_order_and_a_failed_w
         real_write(batch, ingested_at)
         writing.clear()
 
-    class WatchedEmbedder(EmbedsInProcess):
+    class WatchedEmbedder:
         dimension = embedder.dimension
         count_tokens = staticmethod(embedder.count_tokens)
 
