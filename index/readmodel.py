@@ -29,7 +29,8 @@ copy through the page cache. One folder per generation under `<data_dir>/readmod
                         format) is incomplete and never opened
 
 A new generation is written from the previous one and the documents that changed (`apply`),
-in numpy, or from a whole store snapshot when there is no previous one (`from_snapshot`).
+in numpy, or from the whole store when there is no previous one (`from_store`, a part of its
+documents at a time; `from_snapshot` makes one snapshot's).
 A version that only adds documents links the previous version's vectors.npy,
 documents.msgpack and BM25 postings instead of rewriting them, and a reader that held the
 previous version decodes only the documents added since."""
@@ -387,15 +388,16 @@ def from_store(store: Store, part_documents: int = 2_000) -> Columns:
     def joined_bounds(name: str) -> np.ndarray:
         return _bounds(np.concatenate([np.diff(getattr(c, name)) for c in parts]))
 
+    passages = joined("passages")
     return Columns(
-        documents=[d for c in parts for d in c.documents], passages=joined("passages"),
+        documents=[d for c in parts for d in c.documents], passages=passages,
         sentence_bounds=joined_bounds("sentence_bounds"), sentences=joined("sentences"),
         sentence_ids=joined("sentence_ids"), sentence_keys=joined("sentence_keys"), term_ids=joined("term_ids"),
         term_bounds=joined_bounds("term_bounds"), passage_lengths=joined("passage_lengths"),
         removed=joined("removed"), vocabulary=list(vocabulary), vocabulary_ids=vocabulary,
         # Written one part after another, never concatenated: they are most of the bytes.
         vectors=Vectors(Stacked([c.vectors.base for c in parts]), np.zeros((0, VECTOR_DIM), dtype=np.float16)),
-        bm25=Bm25(Postings.merged([c.bm25.base for c in parts], np.ones(len(joined("passages")), dtype=bool),
+        bm25=Bm25(Postings.merged([c.bm25.base for c in parts], np.ones(len(passages), dtype=bool),
                                   len(vocabulary)), Postings.empty()))
 
 

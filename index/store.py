@@ -403,8 +403,8 @@ class Store:
         """Every committed document with its passages and sentences, or only those of `doc_ids`
         (the ones of them that are committed)."""
         # The whole store is read document by document too: Chroma pages a collection with
-        # LIMIT/OFFSET, each page scanning past every row before it, so paging 4M sentences
-        # took ~40 minutes; the documents are the fewest rows to page through.
+        # LIMIT/OFFSET, each page scanning past every row before it (4.1M sentence ids slowed
+        # to 13 s a page); the documents are the fewest rows to page through.
         wanted = self.document_ids() if doc_ids is None else doc_ids
 
         def part(collection: Any, include: list[str], ids: list[str]) -> dict[str, Any]:
