@@ -17,9 +17,11 @@ Prints a table and writes benchmarks/results/lookup.json."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -95,7 +97,9 @@ def build_corpus(target: int, seed: int, folders: list[Path] | None = None) -> C
             if len(passages) >= target:
                 break
         replica += 1
-    folder = Path(tempfile.mkdtemp(prefix="bench-lookup-")) / "bench"
+    scratch = Path(tempfile.mkdtemp(prefix="bench-lookup-"))
+    atexit.register(shutil.rmtree, scratch, True)  # the corpus maps these files until the run ends
+    folder = scratch / "bench"
     snapshot = Snapshot(documents=documents, passages=passages, sentences=[],
                         sentence_vectors=np.zeros((0, 384), dtype=np.float32))
     readmodel.write(folder, readmodel.from_snapshot(snapshot), readmodel.State("bench", 0))
