@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from config import load_settings
 from qa.answer import CALIBRATION_FEATURES
-from qa.confidence import LinearModel
+from qa.confidence import LinearModel, feature_matrix
 from qa.evaluation import load_dataset, open_dataset_service, reliability, selection_holds_gold
 
 RAW_THRESHOLD = 0.278  # the confidence model's probability below which the service abstained before
@@ -53,17 +53,22 @@ class Questions:
         dataset = load_dataset(folder, settings)
         service = open_dataset_service(dataset, settings)
         service.calibration = None  # what is fit here replaces it (and may not match its inputs)
-        rows, answerable, right = [], [], []
+        columns: dict[str, list[float]] = {name: [] for name in CALIBRATION_FEATURES}
+        answerable, right = [], []
         for question in dataset.questions:
             _, composition, _ = service.run(question.question)
-            values = composition.features
-            # No candidate sentence at all: as sure an abstention as the model can express.
-            rows.append([service.confidence_model.logit(values) if values else -30.0,
-                         values.get("absent_words", 0.0)])
+            if composition.features:
+                values = composition.features | {"confidence_logit": service.confidence_model.logit(composition.features)}
+            else:  # no candidate sentence at all: as sure an abstention as the model can express
+                values = {"confidence_logit": -30.0, "absent_words": 0.0}
+            for name, column in columns.items():
+                column.append(values[name])
             answerable.append(question.answerable)
             right.append(selection_holds_gold(service.corpus, composition, question))
         service.close()
-        self.x, self.answerable, self.right = np.array(rows), np.array(answerable), np.array(right)
+        self.x = feature_matrix(columns, CALIBRATION_FEATURES)  # the calibration's columns, in its order
+        self.logit = self.x[:, CALIBRATION_FEATURES.index("confidence_logit")]
+        self.answerable, self.right = np.array(answerable), np.array(right)
 
 
 def sigmoid(z: np.ndarray | float) -> np.ndarray | float:
@@ -90,11 +95,12 @@ def main() -> int:
     # the threshold falls between the n-th and the next calibrated value among them.
     unanswerable = ~np.concatenate([q.answerable for q in fit.values()])
     raw_logit = math.log(RAW_THRESHOLD / (1 - RAW_THRESHOLD))
-    kept = int((x[unanswerable, 0] < raw_logit).sum())
+    kept = int((np.concatenate([q.logit for q in fit.values()])[unanswerable] < raw_logit).sum())
     values = np.sort(np.concatenate([calibrated(q) for q in fit.values()])[unanswerable])
     threshold = float((values[kept - 1] + values[kept]) / 2)
 
-    LinearModel(features=CALIBRATION_FEATURES, mean=[0.0, 0.0], scale=[1.0, 1.0], coef=coef, intercept=intercept,
+    inputs = len(CALIBRATION_FEATURES)
+    LinearModel(features=CALIBRATION_FEATURES, mean=[0.0] * inputs, scale=[1.0] * inputs, coef=coef, intercept=intercept,
                 trained_on=f"{len(right)} news questions written from the headline alone ({', '.join(fit)}); "
                            f"benchmarks/calibrate_news.py; min_confidence {threshold:.5f} abstains on {kept} of "
                            f"their {int(unanswerable.sum())} unanswerable questions, as the raw {RAW_THRESHOLD} did"
@@ -104,7 +110,7 @@ def main() -> int:
               "unanswerable_abstained_on_fit_sets": kept, "ece": {}}
     held_out = {f.name: Questions(f) for f in REPORT_ON if (f / "questions.jsonl").exists()}
     for name, q in (fit | held_out).items():
-        before, _ = reliability(sigmoid(q.x[:, 0]).tolist(), q.right.tolist())
+        before, _ = reliability(sigmoid(q.logit).tolist(), q.right.tolist())
         after, _ = reliability(calibrated(q).tolist(), q.right.tolist())
         report["ece"][name] = {"questions": len(q.right), "before": before, "after": after, "fit_on": name in fit}
         print(f"{name:16s} ECE {before:.3f} -> {after:.3f}{'  (fit on)' if name in fit else ''}")

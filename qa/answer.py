@@ -242,8 +242,8 @@ class Composer:
         probability that the quoted sentences hold the answer)."""
         if self.calibration is None:
             return self.confidence_model.probability(values)
-        return self.calibration.probability({"confidence_logit": self.confidence_model.logit(values),
-                                             "absent_words": values["absent_words"]})
+        # The calibration takes its inputs by name: the logit, and what it uses of the features.
+        return self.calibration.probability(values | {"confidence_logit": self.confidence_model.logit(values)})
 
     def compose(self, question: Question, hits: list[Hit]) -> Composition:
         rows, hit_of, features = self.sentence_features(question, hits)
