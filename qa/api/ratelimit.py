@@ -49,7 +49,8 @@ class ExpensiveRateLimitMiddleware(RetryAfterRateLimitMiddleware):
     scope_note = " on expensive endpoints"
 
 
-def _is_expensive(request: Request) -> bool:
+async def _is_expensive(request: Request) -> bool:
+    # async: Litestar runs a sync check in its thread pool, a round trip on every request
     return bool(request.route_handler.opt.get(EXPENSIVE))
 
 

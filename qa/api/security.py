@@ -33,7 +33,8 @@ def presented_key(connection: ASGIConnection) -> str | None:
 def api_key_guard(settings: Settings) -> Guard:
     configured = settings.api_key.encode()
 
-    def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    # async: Litestar runs a sync guard in its thread pool, a round trip on every request
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
         writes, replicas = bool(handler.opt.get(WRITE)), bool(handler.opt.get(REPLICAS))
         if not writes and not replicas and (handler.opt.get(PUBLIC) or not settings.read_requires_key):
             return
