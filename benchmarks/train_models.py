@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config import load_settings  # noqa: E402
-from qa.answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES, Composer  # noqa: E402
+from qa.answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES  # noqa: E402
 from qa.confidence import LinearModel  # noqa: E402
 from qa.evaluation import is_gold, load_dataset, open_dataset_service, roc_auc  # noqa: E402
 from qa.question import analyse  # noqa: E402
@@ -79,7 +79,7 @@ def main() -> int:
         questions = random.Random(0).sample(questions, args.limit)
     service = open_dataset_service(dataset, settings)
     corpus = service.corpus
-    composer = Composer(corpus, service.sentence_model, service.confidence_model, 0.0, settings.answer_passages)
+    composer = service.answering(corpus)[1]
     groups = {doc: n for n, doc in enumerate(sorted(corpus.documents))}
     fold_of = {g: g % args.folds for g in groups.values()}
 

@@ -31,6 +31,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     min_passage_tokens: int
     default_top_k: int
     answer_passages: int
+    reader_candidates: int
     min_confidence: float
     host: str
     port: int

@@ -13,6 +13,7 @@ import numpy as np
 
 from index.lexical import terms
 from qa.citations import citation_id
+from qa.answer_models import AnswerModels
 from qa.confidence import LinearModel, feature_matrix
 from qa.corpus import Corpus
 from qa.question import SPAN_FEATURES, AnswerType, Question, Span, answer_span
@@ -35,7 +36,9 @@ CONFIDENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap",
                        "sentence_logit", "margin", "missing_idf", "dense_top", "lexical_top", "question_terms",
                        "negation", "number_missing", "window_missing_idf", "negation_mismatch",
                        "entity_missing"]
-CALIBRATION_FEATURES = ["confidence_logit", "absent_words"]
+# What the calibration may read: the reader's logit for the best sentence when a reader ships
+# (qa/answer_models.py checks that the two were fit together).
+CALIBRATION_FEATURES = ["reader_logit", "confidence_logit", "absent_words"]
 # A short answer is given when, should its sentence hold the answer, it is more likely right
 # than wrong (whether the sentence holds it is what the answer's confidence says).
 SHORT_ANSWER_MIN_PROBABILITY = 0.5
@@ -53,22 +56,28 @@ class Composition(msgspec.Struct):
 
 
 class Composer:
-    def __init__(self, corpus: Corpus, sentence_model: LinearModel, confidence_model: LinearModel,
-                 min_confidence: float, passages: int, calibration: LinearModel | None = None,
-                 short_answer_model: LinearModel | None = None) -> None:
-        """`calibration` maps the confidence model's logit and the question's words absent from
-        the answer's article to the probability that the quoted sentences hold the answer
-        (`min_confidence` is on that scale); without it the
-        confidence is the confidence model's own probability. `short_answer_model` gives the
+    def __init__(self, corpus: Corpus, models: AnswerModels, *, min_confidence: float, passages: int,
+                 reader_candidates: int) -> None:
+        """`models.calibration` maps the confidence model's logit, the reader's logit and the
+        question's words absent from the answer's article to the probability that the quoted
+        sentences hold the answer (`min_confidence` is on that scale); without it the
+        confidence is the confidence model's own probability. `models.short_answer` gives the
         probability that the best sentence's short answer is right if that sentence holds the
-        answer (see `_short_answer`; without the model, a short answer is always given)."""
+        answer (see `_short_answer`; without the model, a short answer is always given). The
+        reader, when one ships, reads the ranker's best `reader_candidates` sentences and
+        picks the best among them."""
         self.corpus = corpus
-        self.sentence_model = sentence_model.checked(SENTENCE_FEATURES)
-        self.confidence_model = confidence_model.checked(CONFIDENCE_FEATURES)
-        self.calibration = calibration.checked(CALIBRATION_FEATURES) if calibration else None
-        self.short_answer_model = short_answer_model.checked(SPAN_FEATURES) if short_answer_model else None
+        self.sentence_model = models.sentence.checked(SENTENCE_FEATURES)
+        self.confidence_model = models.confidence.checked(CONFIDENCE_FEATURES)
+        self.calibration = models.calibration
+        if self.calibration and not set(self.calibration.features) <= set(CALIBRATION_FEATURES):
+            raise ValueError(f"calibration reads {self.calibration.features}, the code gives {CALIBRATION_FEATURES}: "
+                             "refit it with benchmarks/calibrate_news.py")
+        self.short_answer_model = models.short_answer.checked(SPAN_FEATURES) if models.short_answer else None
+        self.reader = models.reader
         self.min_confidence = min_confidence
         self.passages = passages
+        self.reader_candidates = reader_candidates
 
     def sentence_features(self, question: Question, hits: list[Hit]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sentence rows, hit index per row, feature matrix in SENTENCE_FEATURES order) for
@@ -227,6 +236,22 @@ class Composer:
             return span
         return span if keeps_short_answer(self.short_answer_model, span) else None
 
+    def _read(self, question: Question, rows: np.ndarray, order: np.ndarray) -> float | None:
+        """The reader's pick among the ranker's best candidates, moved to the front of `order`
+        (in place), and its logit against "no answer"; None without a reader."""
+        if self.reader is None:
+            return None
+        corpus = self.corpus
+        top = order[: self.reader_candidates].copy()
+        sentences = [int(rows[i]) for i in top]
+        previous = [corpus.previous_sentence(r) for r in sentences]
+        scores = self.reader.scores(question.text, [corpus.sentence_text(r) for r in sentences],
+                                    [corpus.sentence_title(r) for r in sentences],
+                                    ["" if p is None else corpus.sentence_text(p) for p in previous])
+        pick = int(np.argmax(scores))
+        order[: len(top)] = np.concatenate([top[pick : pick + 1], np.delete(top, pick)])
+        return float(scores[pick])
+
     def related(self, hits: list[Hit], limit: int = 3) -> list[RelatedPassage]:
         out = []
         for hit in hits[:limit]:
@@ -252,7 +277,10 @@ class Composer:
                                related=self.related(hits), ranked=[], selected=[])
         logits = self.sentence_model.logits(features)
         order = np.argsort(-logits, kind="stable")
+        reader_logit = self._read(question, rows, order)
         values = self.confidence_features(question, hits, rows, hit_of, features, logits, int(order[0]))
+        if reader_logit is not None:
+            values["reader_logit"] = reader_logit
         exact = self.confidence(values)
         confidence = round(exact, 4)  # as reported; the decision uses the exact value
         ranked = [int(rows[i]) for i in order]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -234,6 +235,18 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return run_cli(args, settings)
 
 
+def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.evaluation import compare_reports, read_report
+
+    try:
+        print(json.dumps(compare_reports([read_report(p) for p in args.new], [read_report(p) for p in args.old]),
+                         indent=2))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Citation-first question answering over news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -291,7 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", type=Path, default=None, help="where to write the JSON report")
     p.add_argument("--features", type=Path, default=None, help="also write per-question features (JSON lines)")
+    p.add_argument("--compare", type=Path, default=None, metavar="OLD.json",
+                   help="also give the paired difference against an earlier report of the same set")
     p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("compare", help="paired difference of eval reports: right decisions, utility, AUC")
+    p.add_argument("new", type=Path, nargs="+", help="reports of `qa eval --output` (several are pooled)")
+    p.add_argument("--old", type=Path, nargs="+", required=True, help="the earlier reports of the same sets")
+    p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("export-onnx", help="export the embedding model to ONNX (fp32 and int8)")
     p.set_defaults(run=cmd_export_onnx)

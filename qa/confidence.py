@@ -35,6 +35,7 @@ class LinearModel(msgspec.Struct):
     coef: list[float]
     intercept: float
     trained_on: str = ""
+    pairs_with: str = ""  # a calibration's reader: the fingerprint of the weights it was fit with
 
     @classmethod
     def load(cls, name: str) -> "LinearModel":

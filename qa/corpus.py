@@ -289,6 +289,16 @@ class Corpus:
             return following
         return None
 
+    def previous_sentence(self, row: int) -> int | None:
+        """The row of the sentence before this one in its document (None at its start)."""
+        if row > 0 and self.sentence_doc[row - 1] == self.sentence_doc[row]:
+            return row - 1
+        return None
+
+    def sentence_title(self, row: int) -> str:
+        """The title of the sentence's document."""
+        return self.columns.documents[int(self.sentence_doc[row])].title
+
     def vectors(self, rows: np.ndarray | list[int]) -> np.ndarray:
         """Float32 vectors of these sentence rows."""
         return np.asarray(self.sentence_vectors.take(rows), dtype=np.float32)

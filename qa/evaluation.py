@@ -30,10 +30,15 @@ from index.loading import discover
 from index.pipeline import ingest
 from index.store import Store
 from qa.answer import Composition
+from qa.answer_models import AnswerModels
 from qa.corpus import Corpus
+from qa.decisions import compare, roc_auc, summary
 from qa.service import QAService
 
 CALIBRATION_BINS = 10
+# What a report keeps of each question: enough to compare two reports question by question.
+PER_QUESTION = ("id", "answerable", "answered", "confidence", "cited_hit", "selected_hit", "first_hit",
+                "gold_sentence_rank")
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 
 
@@ -114,23 +119,6 @@ def short_answer_right(answer_text: str, answers: list[str]) -> bool:
     """A short answer is right when it equals or contains a gold answer (after `normalise`)."""
     given = normalise(answer_text)
     return any(_holds(given, a) for a in answers)
-
-
-def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
-    """Probability that a random positive outscores a random negative (ties count half)."""
-    pairs = sorted(zip(scores, labels))
-    positives = sum(labels)
-    negatives = len(labels) - positives
-    if not positives or not negatives:
-        return None
-    rank_sum, i = 0.0, 0
-    while i < len(pairs):
-        j = i
-        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
-            j += 1
-        rank_sum += (i + j + 1) / 2 * sum(1 for _, label in pairs[i:j] if label)
-        i = j
-    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
 def reliability(confidences: list[float], correct: list[bool], bins: int = CALIBRATION_BINS) -> tuple[float, list[dict]]:
@@ -232,19 +220,23 @@ def summarise(name: str, records: list[dict], threshold: float) -> dict:
         "calibration": {"ece": ece, "reliability": table,
                         "note": "confidence against: the sentences the answer quotes (or would quote, when it "
                                 "abstains) hold a gold answer (never, if unanswerable)"},
+        "decisions": summary(records),
         "latency_ms_p50": round(statistics.median(r["took_ms"] for r in records), 2) if records else None,
         "misses": misses,
         "wrong_short_answers": [{"id": r["id"], "question": r["question"], "answer_text": r["answer_text"],
                                  "gold": r["gold"]} for r in with_span if not r["short_answer_right"]],
+        # As columns and rows: a key per value would double a squad2-dev report's size.
+        "per_question": {"columns": list(PER_QUESTION), "rows": [[r[key] for key in PER_QUESTION] for r in records]},
     }
 
 
-def open_dataset_service(dataset: Dataset, settings: Settings) -> QAService:
-    """A service over the dataset's own store, ingesting (or reusing) its articles."""
+def open_dataset_service(dataset: Dataset, settings: Settings, models: AnswerModels | None = None) -> QAService:
+    """A service over the dataset's own store, ingesting (or reusing) its articles; `models` as
+    `QAService` takes them."""
     eval_settings = settings.replace(data_dir=str(Path(settings.data_dir) / "eval" / dataset.name))
     store = Store.open(eval_settings, prefix=f"eval-{dataset.name}")
     ingest(dataset.articles, store, load_embedder(eval_settings, threads=os.cpu_count() or 1), eval_settings)
-    return QAService(eval_settings, store, load_embedder(eval_settings), watch=False)  # nothing else writes it
+    return QAService(eval_settings, store, load_embedder(eval_settings), watch=False, models=models)  # nothing else writes it
 
 
 def run_cli(args: argparse.Namespace, settings: Settings) -> int:
@@ -257,10 +249,36 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     service = open_dataset_service(dataset, settings)
     report = evaluate(service, dataset, features_out=args.features)
     report["sample"] = {"limit": args.limit, "seed": args.seed}
+    if args.compare:
+        report["compared_with"] = {"report": str(args.compare)} | compare_reports([report], [read_report(args.compare)])
     output = args.output or Path(settings.data_dir) / "eval" / f"{dataset.name}-report.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
-    summary = report | {"misses": len(report["misses"]), "wrong_short_answers": len(report["wrong_short_answers"])}
+    summary = report | {"misses": len(report["misses"]), "wrong_short_answers": len(report["wrong_short_answers"]),
+                        "per_question": len(records_of(report))}
     print(json.dumps(summary, indent=2))
     print(f"written to {output} (with the lists of misses and wrong short answers)")
     return 0
+
+
+def read_report(path: Path) -> dict:
+    """A report written by `qa eval --output`, with its per-question records."""
+    report = json.loads(path.read_text())
+    if "per_question" not in report:
+        raise ValueError(f"{path} has no per-question records: rerun `qa eval` to write them")
+    return report
+
+
+def records_of(report: dict) -> list[dict]:
+    """A report's per-question records, as dicts."""
+    table = report["per_question"]
+    return [dict(zip(table["columns"], row)) for row in table["rows"]]
+
+
+def compare_reports(new: list[dict], old: list[dict]) -> dict:
+    """The paired difference of the reports `new` against `old`, pooled: questions are matched
+    by dataset and id."""
+    def pooled(reports: list[dict]) -> list[dict]:
+        return [r | {"id": f"{report['dataset']}/{r['id']}"} for report in reports for r in records_of(report)]
+
+    return compare(pooled(new), pooled(old))

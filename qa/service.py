@@ -17,6 +17,7 @@ from index.embedding import Embedder, load_embedder
 from index.pipeline import IngestReport, ingest
 from index.store import Store, StoreUnavailable
 from qa.answer import Composer, Composition, answer_text
+from qa.answer_models import AnswerModels
 from qa.confidence import LinearModel
 from qa.conversation import Conversations, resolve
 from qa.corpus import Corpus
@@ -31,18 +32,18 @@ REFRESH_SECONDS = 0.25  # how often a replica checks whether the store has chang
 
 
 class QAService:
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, watch: bool = True) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, watch: bool = True,
+                 models: AnswerModels | None = None) -> None:
         """`watch=False` for one-shot commands: no thread checks the store for others' writes
-        (a daemon thread inside a Chroma call when the interpreter exits can crash it)."""
+        (a daemon thread inside a Chroma call when the interpreter exits can crash it).
+        `models`: the shipped ones unless given (the calibration script gives its own)."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self._ingest_embedder: Embedder | None = None
-        self.sentence_model = LinearModel.load("sentence")
-        self.confidence_model = LinearModel.load("confidence")
-        self.calibration = LinearModel.load("calibration")
+        self.models = models or AnswerModels.shipped(settings)
         self.ranker = LinearModel.load("ranker")
-        self.short_answer_model = LinearModel.load("short_answer")
+        self._answering: tuple[Corpus, Retriever, Composer] | None = None  # built once per corpus version
         self._lock = threading.Lock()  # guards the swap of the read model
         # Writes are serialised within a process, one batch at a time (ingest embeds outside
         # it): ingest's orphan sweep must not run while another request's document is half written.
@@ -142,6 +143,17 @@ class QAService:
             raise UnknownDocuments(f"no document matches the filters: {describe(filters)}{undated}")
         return corpus, selection.doc_ids
 
+    def answering(self, corpus: Corpus) -> tuple[Retriever, Composer]:
+        """The retriever and the composer of this corpus version, made once per version."""
+        built = self._answering
+        if built is None or built[0] is not corpus:
+            settings = self.settings
+            built = (corpus, Retriever(corpus, self.store, self.ranker),
+                     Composer(corpus, self.models, min_confidence=settings.min_confidence,
+                              passages=settings.answer_passages, reader_candidates=settings.reader_candidates))
+            self._answering = built
+        return built[1], built[2]
+
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> AskResponse:
         return self.run(question, top_k, filters)[0]
 
@@ -167,10 +179,9 @@ class QAService:
         corpus, doc_ids = self._scope(filters)
         analysed = analyse(question, self.embedder.embed([question])[0], corpus.lexical.idf)
         k = max(top_k or self.settings.default_top_k, self.settings.answer_passages)
-        hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
-        composition = Composer(corpus, self.sentence_model, self.confidence_model, self.settings.min_confidence,
-                               self.settings.answer_passages, self.calibration,
-                               self.short_answer_model).compose(analysed, hits)
+        retriever, composer = self.answering(corpus)
+        hits = retriever.retrieve(analysed, k, doc_ids)
+        composition = composer.compose(analysed, hits)
         response = AskResponse(answered=composition.answered, answer=answer_text(composition),
                                sentences=composition.sentences, citations=composition.citations,
                                confidence=composition.confidence, related=composition.related,
@@ -181,7 +192,7 @@ class QAService:
         started = time.perf_counter()
         corpus, doc_ids = self._scope(filters)
         analysed = analyse(query, self.embedder.embed([query])[0], corpus.lexical.idf)
-        hits = Retriever(corpus, self.store, self.ranker).retrieve(analysed, k, doc_ids)
+        hits = self.answering(corpus)[0].retrieve(analysed, k, doc_ids)
         out = []
         for rank, hit in enumerate(hits, start=1):
             passage = corpus.passages[hit.passage]

@@ -16,8 +16,8 @@ def _row_at(corpus, doc_id: str, start: int) -> int:
 
 
 def _composer(service, passages: int) -> Composer:
-    return Composer(service.corpus, service.sentence_model, service.confidence_model,
-                    service.settings.min_confidence, passages, service.calibration)
+    return Composer(service.corpus, service.models, min_confidence=service.settings.min_confidence, passages=passages,
+                    reader_candidates=service.settings.reader_candidates)
 
 
 def test_the_best_sentence_leads_and_the_sentence_after_it_follows(client, service):
@@ -97,9 +97,9 @@ def test_question_words_the_answers_article_lacks_are_counted_and_lower_the_conf
     composer = _composer(service, 3)
     values = plain.features
     assert composer.confidence(values | {"absent_words": values["absent_words"] + 1}) < composer.confidence(values)
-    calibration = service.calibration
-    assert calibration.probability({"confidence_logit": 1.0, "absent_words": 0.0}) > \
-        calibration.probability({"confidence_logit": 0.0, "absent_words": 0.0})
+    calibration = composer.calibration
+    assert calibration.probability(values | {"confidence_logit": 1.0}) > \
+        calibration.probability(values | {"confidence_logit": 0.0})
 
 
 def test_what_an_abstention_would_have_quoted_is_kept_for_evaluation(service):
@@ -149,8 +149,7 @@ def test_a_lone_closing_quote_mark_is_passed_over_for_the_next_sentence(tmp_path
 def test_the_composer_withholds_a_short_answer_the_model_finds_unsure(service):
     """The served composer asks the short-answer model: a clear date is highlighted, a guess
     among four names is not (the quote is still cited, without a highlight)."""
-    composer = Composer(service.corpus, service.sentence_model, service.confidence_model,
-                        service.settings.min_confidence, 3, service.calibration, service.short_answer_model)
+    composer = _composer(service, passages=3)
 
     def short_answer(question: str, quote: str):
         analysed = analyse(question, service.embedder.embed([question])[0], service.corpus.lexical.idf)

@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from config import load_settings  # noqa: E402
-from qa.answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES, Composer  # noqa: E402
+from qa.answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES  # noqa: E402
 from qa.evaluation import answer_found, load_dataset, open_dataset_service, roc_auc  # noqa: E402
 from qa.question import analyse  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
@@ -45,7 +45,7 @@ def collect(name, folder):
     ds = load_dataset(folder, settings)
     raws = {json.loads(l)["id"]: json.loads(l) for l in (folder/"questions.jsonl").read_text().splitlines() if l.strip()}
     svc = open_dataset_service(ds, settings)
-    composer = Composer(svc.corpus, svc.sentence_model, svc.confidence_model, 0.0, settings.answer_passages)
+    composer = svc.answering(svc.corpus)[1]
     out = []
     for q in ds.questions:
         v = svc.embedder.embed([q.question])[0]

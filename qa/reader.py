@@ -1,0 +1,55 @@
+"""The answer reader at query time: the shipped cross-encoder (index/reader_model.py), run by
+onnxruntime in int8, reads the question together with each of the ranker's best candidate
+sentences (and the title and sentence before it) and scores, in one batched call, how likely
+each one answers the question against "no answer" (a logit; 0 is a tie with no answer)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index.reader_model import context_text, pair_ids, read_manifest
+
+
+class Reader:
+    def __init__(self, onnx_file: Path, tokenizer_dir: Path, max_tokens: int, threads: int = 1) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self.max_tokens = max_tokens
+
+    @classmethod
+    def shipped(cls, settings) -> "Reader":
+        """The reader of qa/models/, its ONNX file made on first use."""
+        from index.embedding import model_path
+        from index.reader_model import ensure_onnx
+
+        return cls(ensure_onnx(settings), model_path(settings), int(read_manifest()["max_tokens"]), settings.threads)
+
+    def scores(self, question: str, sentences: Sequence[str], titles: Sequence[str],
+               previous: Sequence[str]) -> np.ndarray:
+        """Each sentence's logit that it answers the question, against "no answer"."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        contexts = [context_text(t, p) for t, p in zip(titles, previous)]
+        encoded = self._tokenizer.encode_batch([question, *sentences, *contexts], add_special_tokens=False)
+        n = len(sentences)
+        q = encoded[0].ids
+        rows = [pair_ids(q, encoded[1 + i].ids, encoded[1 + n + i].ids, self.max_tokens) for i in range(n)]
+        width = max(len(ids) for ids, _ in rows)
+        ids = np.zeros((n, width), dtype=np.int64)
+        segments = np.zeros_like(ids)
+        for row, (i, s) in enumerate(rows):
+            ids[row, : len(i)] = i
+            segments[row, : len(s)] = s
+        feed = {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64), "token_type_ids": segments}
+        return self._session.run(None, feed)[0].astype(np.float32)
