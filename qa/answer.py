@@ -252,13 +252,19 @@ class Composer:
         order[: len(top)] = np.concatenate([top[pick : pick + 1], np.delete(top, pick)])
         return float(scores[pick])
 
-    def related(self, hits: list[Hit], limit: int = 3) -> list[RelatedPassage]:
+    def related(self, hits: list[Hit], closest: int | None = None, limit: int = 3) -> list[RelatedPassage]:
+        """The best passages, shown when the service abstains; the one holding the sentence
+        row `closest` (the best candidate) marks it."""
         out = []
         for hit in hits[:limit]:
             passage = self.corpus.passages[hit.passage]
+            marked = closest is not None and int(self.corpus.sentence_passage[closest]) == hit.passage
+            sentence = self.corpus.sentences[closest] if marked else None
             out.append(RelatedPassage(doc_id=passage.doc_id, title=self.corpus.documents[passage.doc_id].title,
                                       passage_id=passage.id, start=passage.start, end=passage.end,
-                                      text=self.corpus.passage_text(hit.passage), score=round(hit.score, 5)))
+                                      text=self.corpus.passage_text(hit.passage), score=round(hit.score, 5),
+                                      closest_start=sentence.start - passage.start if sentence else None,
+                                      closest_end=sentence.end - passage.start if sentence else None))
         return out
 
     def confidence(self, values: dict[str, float]) -> float:
@@ -287,7 +293,7 @@ class Composer:
         chosen = self._select(question, hits, rows, logits, order)
         if exact < self.min_confidence:
             return Composition(answered=False, sentences=[], citations=[], confidence=confidence, features=values,
-                               related=self.related(hits), ranked=ranked, selected=[row for row, _ in chosen])
+                               related=self.related(hits, closest=ranked[0]), ranked=ranked, selected=[row for row, _ in chosen])
         best_row = int(rows[order[0]])
         citations = [self._citation(n, row, score, question, with_span=row == best_row)
                      for n, (row, score) in enumerate(chosen, start=1)]

@@ -65,7 +65,9 @@ class AnswerSentence(msgspec.Struct):
     citation: int
 
 
-class RelatedPassage(msgspec.Struct):
+class PassageHit(msgspec.Struct):
+    """A retrieved passage: where it is, its text and its score."""
+
     doc_id: str
     title: str
     passage_id: str
@@ -73,6 +75,15 @@ class RelatedPassage(msgspec.Struct):
     end: Offset
     text: str
     score: float
+
+
+class RelatedPassage(PassageHit):
+    """A passage shown when the service abstains."""
+
+    # The sentence closest to answering, when this passage holds it: offsets inside `text`.
+    # It may not answer the question (the service abstained); it is shown, never quoted as an answer.
+    closest_start: Offset | None = None
+    closest_end: Offset | None = None
 
 
 class AskResponse(msgspec.Struct):
@@ -87,7 +98,7 @@ class AskResponse(msgspec.Struct):
     resolved_question: str | None = None
 
 
-class SearchHit(RelatedPassage):
+class SearchHit(PassageHit):
     rank: int
     lexical_score: float
     dense_score: float

@@ -160,3 +160,16 @@ def test_the_composer_withholds_a_short_answer_the_model_finds_unsure(service):
     assert kept is not None and quote[kept.start : kept.end] == "1932"
     assert short_answer("Who was the first to object?",
                         "Smith, Jones, Patel and Garcia all spoke after lunch, Reuters reported.") is None
+
+
+def test_an_abstention_marks_the_closest_sentence_inside_its_related_passage(service):
+    """When it abstains, the best candidate still reaches the user: the related passage that
+    holds it marks it, by offsets inside the passage's text, and no other passage is marked."""
+    response, composition, _ = service.run("How many people have been killed in Russia's Kharkiv offensive?")
+    assert not response.answered
+    marked = [p for p in response.related if p.closest_start is not None]
+    assert len(marked) == 1
+    passage = marked[0]
+    assert passage.text[passage.closest_start : passage.closest_end] == \
+        service.corpus.sentence_text(composition.ranked[0])
+    assert all(p.closest_end is None for p in response.related if p is not passage)

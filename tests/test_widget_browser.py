@@ -26,6 +26,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = ROOT / "benchmarks" / "results"
 WAIT_MS = 60_000  # the longest any single UI step may take on a loaded 2-core CI machine
 TRADE = "How much did China-Russia trade reach in 2023?"
+KHARKIV = "How many people have been killed in Russia's Kharkiv offensive?"
 PAYLOAD = "<img src=x onerror=alert(1)>"
 HOSTILE_ARTICLE = f"""Harbour festival {PAYLOAD} draws a record crowd
 
@@ -212,7 +213,7 @@ def test_follow_up_and_no_answer_in_the_browser(page, servers):
     # The article with the 2022 figure is cited, or offered as a related passage.
     expect(follow_up).to_contain_text("Xi-Putin Meeting Shows Ukraine Peace")
 
-    _ask(page, "How many people have been killed in Russia's Kharkiv offensive?")
+    _ask(page, KHARKIV)
     expect(_answers(page)).to_have_count(3)
     refusal = _answers(page).last
     expect(refusal).to_contain_text("No answer found in the articles")
@@ -220,6 +221,15 @@ def test_follow_up_and_no_answer_in_the_browser(page, servers):
     expect(refusal.locator(".cite")).to_have_count(0)
     expect(refusal.locator(".related")).to_contain_text("not an answer")
     expect(refusal.locator(".related li").first).to_be_visible()
+    # The closest sentence is shown apart, marked inside its passage, and never as an answer.
+    closest = refusal.locator(".closest")
+    expect(closest).to_contain_text("it may not answer the question")
+    abstention = httpx.post(servers.api + "/ask", json={"question": KHARKIV}).json()
+    passage = next(p for p in abstention["related"] if p["closest_start"] is not None)
+    expect(closest.locator("mark.closest-sentence")).to_have_text(
+        passage["text"][passage["closest_start"] : passage["closest_end"]])
+    closest.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "widget-abstention.png"))
 
     page.get_by_role("button", name="Start a new conversation").click()
     expect(_answers(page)).to_have_count(0)

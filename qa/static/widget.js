@@ -20,6 +20,7 @@
 
   const MAX_QUESTION = 1000; // the API's limit
   const SNIPPET = 220; // characters of a related passage shown before "…"
+  const CONTEXT = 90; // characters shown on each side of the closest sentence
 
   const CSS = `
 :host { all: initial; position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
@@ -111,7 +112,9 @@ button.card:hover { border-color: color-mix(in srgb, var(--accent) 55%, #fff); b
 .card .title { font-size: 13px; font-weight: 600; line-height: 1.35; }
 .card .snippet { font-size: 12.5px; line-height: 1.45; color: var(--muted); display: -webkit-box; -webkit-line-clamp: 2;
   -webkit-box-orient: vertical; overflow: hidden; }
-.related .card { grid-template-columns: 1fr; border-style: dashed; background: #fbfcfe; }
+.related .card, .closest .card { grid-template-columns: 1fr; border-style: dashed; background: #fbfcfe; }
+.closest .snippet { margin: 0; display: block; }
+mark.closest-sentence { background: var(--mark); color: var(--ink); border-radius: 3px; padding: 1px 0; }
 
 .source { position: absolute; inset: 0; overflow-y: auto; padding: 14px 18px 18px; background: var(--bg);
   animation: slide .18s ease-out; }
@@ -621,14 +624,33 @@ textarea::placeholder { color: #98a1ae; }
       this.text.className = "noanswer";
       this.text.append(icon("info"), el("span", {}, "No answer found in the articles for this question."));
       if (!this.related.length) return;
+      // The passage holding the best sentence first, that sentence marked: the closest the
+      // articles come, which may not answer the question.
+      let closest = this.related.find((p) => p.closest_start != null);
+      const start = closest ? utf16Index(closest.text, closest.closest_start) : -1;
+      const end = closest ? utf16Index(closest.text, closest.closest_end) : -1;
+      if (start < 0 || end < start) closest = undefined;  // offsets that do not fit: no mark
+      if (closest) {
+        const before = closest.text.slice(0, start);
+        const after = closest.text.slice(end);
+        const snippet = el("p", { class: "snippet closest-text" },
+          before.length > CONTEXT ? `…${before.slice(-CONTEXT).trimStart()}` : before,
+          el("mark", { class: "closest-sentence" }, closest.text.slice(start, end)),
+          after.length > CONTEXT ? `${after.slice(0, CONTEXT).trimEnd()}…` : after);
+        this.bubble.append(el("div", { class: "group closest" },
+          el("p", { class: "label" }, "Closest passage · it may not answer the question"),
+          el("div", { class: "card" }, el("span", { class: "title" }, closest.title), snippet)));
+      }
+      const others = this.related.filter((p) => p !== closest);
+      if (!others.length) return;
       const cards = el("ul", { class: "cards" });
-      for (const passage of this.related) {
+      for (const passage of others) {
         const snippet = passage.text.length > SNIPPET ? `${passage.text.slice(0, SNIPPET).trimEnd()}…` : passage.text;
         cards.append(el("li", {}, el("div", { class: "card" }, el("span", { class: "title" }, passage.title),
           el("span", { class: "snippet" }, snippet))));
       }
       this.bubble.append(el("div", { class: "group related" },
-        el("p", { class: "label" }, "Closest passages · not an answer"), cards));
+        el("p", { class: "label" }, "Other related passages · not an answer"), cards));
     }
 
     fail(message) {
