@@ -33,13 +33,12 @@ sys.path.insert(0, str(ROOT))
 import re
 
 from config import DEFAULTS_FILE, load_settings
-from index import reader_model
 from qa.answer import CALIBRATION_FEATURES
 from qa.answer_models import READER_FEATURE, AnswerModels
 from qa.confidence import LinearModel, feature_matrix
 from qa.decisions import outcome
 from qa.evaluation import load_dataset, open_dataset_service, reliability, selection_holds_gold
-from qa.reader import Reader
+from qa.reader import Reader, shipped_fingerprint
 
 SHARED, DATA = ROOT.parent / "shared" / "eval", ROOT / "benchmarks" / "data"
 FIT_ON = [DATA / "news-headline-2", DATA / "news-headline-4"]
@@ -54,7 +53,7 @@ class Questions:
     def __init__(self, folder: Path, features: list[str]) -> None:
         settings = load_settings()
         dataset = load_dataset(folder, settings)
-        shipped = reader_model.WEIGHTS_FILE.exists()
+        shipped = shipped_fingerprint() is not None
         models = AnswerModels(sentence=LinearModel.load("sentence"), confidence=LinearModel.load("confidence"),
                               calibration=None,  # what is fit here replaces it
                               short_answer=LinearModel.load("short_answer"),
@@ -100,7 +99,7 @@ def main() -> int:
     if missing:
         print(f"not found: {', '.join(missing)}: nothing to calibrate on")
         return 0
-    features = CALIBRATION_FEATURES if reader_model.WEIGHTS_FILE.exists() else \
+    features = CALIBRATION_FEATURES if shipped_fingerprint() else \
         [f for f in CALIBRATION_FEATURES if f != READER_FEATURE]
     fit = {f.name: Questions(f, features) for f in FIT_ON}
     x = np.concatenate([q.x for q in fit.values()])
@@ -119,7 +118,7 @@ def main() -> int:
     kept = int((np.concatenate([calibrated(q) for q in fit.values()])[unanswerable] < threshold).sum())
 
     inputs = len(features)
-    pairs_with = reader_model.fingerprint() if READER_FEATURE in features else ""
+    pairs_with = shipped_fingerprint() or ""
     LinearModel(features=features, mean=[0.0] * inputs, scale=[1.0] * inputs, coef=coef, intercept=intercept,
                 trained_on=f"{len(right)} news questions written from the headline alone ({', '.join(fit)}); "
                            f"benchmarks/calibrate_news.py; min_confidence {threshold:.5f} abstains on {kept} of "

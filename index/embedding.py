@@ -145,5 +145,6 @@ def load_embedder(settings: Settings, threads: int | None = None) -> Embedder:
     # text per run embeds stored sentences exactly like questions, and on one thread it is
     # as fast as batching (no padding to compute).
     batch_size = 1 if settings.onnx_variant == "int8" else 32
-    return OnnxEmbedder(ensure_onnx_model(settings, settings.onnx_variant), source, threads=threads,
+    return OnnxEmbedder(ensure_onnx_model(source, Path(settings.model_cache_dir), settings.onnx_variant), source,
+                        threads=threads,
                         batch_size=batch_size)

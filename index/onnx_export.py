@@ -12,9 +12,6 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from config import Settings
-
-
 # Part of the cache key: a change to the export or quantisation settings must not reuse old files.
 RECIPE = "opset17-int8-per-channel-7bit"
 
@@ -25,15 +22,14 @@ def _fingerprint(model_dir: Path) -> str:
     return hashlib.sha256(f"{weights.resolve()}:{stat.st_size}:{RECIPE}".encode()).hexdigest()[:12]
 
 
-def onnx_paths(settings: Settings) -> dict[str, Path]:
-    from index.embedding import model_path
-
-    folder = Path(settings.model_cache_dir) / f"minilm-{_fingerprint(model_path(settings))}"
+def onnx_paths(model_dir: Path, cache_dir: Path) -> dict[str, Path]:
+    """Where the exported files of the model in `model_dir` are cached."""
+    folder = cache_dir / f"minilm-{_fingerprint(model_dir)}"
     return {"fp32": folder / "model-fp32.onnx", "int8": folder / "model-int8.onnx"}
 
 
 @contextlib.contextmanager
-def _quietly() -> Iterator[None]:
+def quietly() -> Iterator[None]:
     """Tracing and quantising warn about things that do not concern a user (tracer
     shortcuts, "consider pre-processing"): keep the first start's output to one line per step."""
     from transformers.utils import logging as transformers_logging
@@ -62,7 +58,7 @@ def export_module(module, fp32_file: Path, int8_file: Path, output: str) -> None
     mask[1, 5:] = 0  # a padded row, so that the traced graph keeps the masking path
     tmp_fp32 = fp32_file.with_suffix(f".{os.getpid()}.tmp")
     tmp_int8 = int8_file.with_suffix(f".{os.getpid()}.tmp")
-    with _quietly(), torch.no_grad():
+    with quietly(), torch.no_grad():
         torch.onnx.export(
             module.eval(), (example, mask, torch.zeros_like(example)), str(tmp_fp32),
             input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=[output],
@@ -99,15 +95,14 @@ def export(model_dir: Path, fp32_file: Path, int8_file: Path) -> None:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
-    with _quietly():
+    with quietly():
         model = PooledEncoder()
     export_module(model, fp32_file, int8_file, "embedding")
 
 
-def ensure_onnx_model(settings: Settings, variant: str) -> Path:
-    from index.embedding import model_path
-
-    paths = onnx_paths(settings)
+def ensure_onnx_model(model_dir: Path, cache_dir: Path, variant: str) -> Path:
+    """The `variant` ("fp32" or "int8") ONNX file of the model in `model_dir`, exported on first use."""
+    paths = onnx_paths(model_dir, cache_dir)
     if not paths[variant].exists():
-        export(model_path(settings), paths["fp32"], paths["int8"])
+        export(model_dir, paths["fp32"], paths["int8"])
     return paths[variant]

@@ -3,11 +3,11 @@ the shipped all-MiniLM-L6-v2, reading a question together with one candidate sen
 the context before it, and scoring "this sentence answers the question" against a learned
 "no answer" logit (as SQuAD 2.0 readers score a null answer).
 
-Only what training changes ships (`qa/models/reader.safetensors`, fp16): the encoder layers
-kept, the position and segment embeddings, the head and the null logit; the word embeddings
-are frozen and read from the base model. The int8 ONNX file is made from both on first use
-and cached under `model_cache_dir`, as the embedder's is. Needs torch; `qa/reader.py` runs
-the exported file without it.
+Only what training changes ships (a safetensors file in fp16, with a JSON manifest beside it;
+qa/reader.py names the shipped pair): the encoder layers kept, the position and segment
+embeddings, the head and the null logit; the word embeddings are frozen and read from the base
+model. The int8 ONNX file is made from both on first use and cached, as the embedder's is.
+Needs torch; qa/reader.py runs the exported file without it.
 
 Input layout (`pair_ids`): [CLS] question [SEP] sentence [SEP] context [SEP], the question in
 segment 0 and the rest in segment 1, at most `max_tokens` word pieces; the context (title,
@@ -21,11 +21,6 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from config import Settings
-
-MODELS_DIR = Path(__file__).resolve().parents[1] / "qa" / "models"
-WEIGHTS_FILE = MODELS_DIR / "reader.safetensors"
-MANIFEST_FILE = MODELS_DIR / "reader.json"
 CLS, SEP = 101, 102  # MiniLM's (BERT uncased) special word pieces
 RECIPE = "reader-opset17-int8-per-channel-7bit"
 
@@ -87,11 +82,11 @@ def trained_state(model) -> dict:
     return {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
 
 
-def load(base_dir: Path, weights: Path = WEIGHTS_FILE):
-    """The shipped reader: the base model with the trained parameters of `weights` put in."""
+def load(base_dir: Path, weights: Path):
+    """A trained reader: the base model with the trained parameters of `weights` put in."""
     from safetensors.torch import load_file
 
-    manifest = read_manifest(weights.with_suffix(".json"))
+    manifest = read_manifest(weights)
     model = build(base_dir, int(manifest["layers"]))
     state = {name: tensor.float() for name, tensor in load_file(str(weights)).items()}
     missing = set(trained_state(model)) - set(state)
@@ -101,30 +96,30 @@ def load(base_dir: Path, weights: Path = WEIGHTS_FILE):
     return model.eval()
 
 
-def read_manifest(path: Path = MANIFEST_FILE) -> dict:
-    return json.loads(path.read_text())
+def manifest_file(weights: Path) -> Path:
+    """The manifest beside a weights file: layout, data, steps, seed, held-out figures."""
+    return weights.with_suffix(".json")
 
 
-def fingerprint(weights: Path = WEIGHTS_FILE) -> str:
-    """The shipped weights' identity: the calibration records it, the ONNX cache is keyed by it."""
+def read_manifest(weights: Path) -> dict:
+    return json.loads(manifest_file(weights).read_text())
+
+
+def fingerprint(weights: Path) -> str:
+    """The weights' identity: the calibration records it, the ONNX cache is keyed by it."""
     digest = hashlib.sha256(weights.read_bytes())
     digest.update(RECIPE.encode())
     return digest.hexdigest()[:12]
 
 
-def onnx_path(settings: Settings) -> Path:
-    return Path(settings.model_cache_dir) / f"reader-{fingerprint()}" / "reader-int8.onnx"
+def ensure_onnx(base_dir: Path, weights: Path, cache_dir: Path) -> Path:
+    """The int8 ONNX file of the reader `weights` puts into the base model, exported on first use."""
+    from index.onnx_export import export_module, quietly
 
-
-def ensure_onnx(settings: Settings) -> Path:
-    """The int8 ONNX reader for the shipped weights, exported on first use."""
-    from index.embedding import model_path
-    from index.onnx_export import _quietly, export_module
-
-    path = onnx_path(settings)
+    path = cache_dir / f"reader-{fingerprint(weights)}" / "reader-int8.onnx"
     if not path.exists():
-        with _quietly():
-            model = load(model_path(settings))
+        with quietly():
+            model = load(base_dir, weights)
         export_module(model, path.with_name("reader-fp32.onnx"), path, "score")
     return path
 

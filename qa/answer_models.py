@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import Settings
-from index import reader_model
 from qa.confidence import LinearModel
-from qa.reader import Reader
+from qa.reader import Reader, shipped_fingerprint
 
 READER_FEATURE = "reader_logit"
 
@@ -34,15 +33,15 @@ class AnswerModels:
     def shipped(cls, settings: Settings) -> "AnswerModels":
         calibration = LinearModel.load("calibration")
         reads = READER_FEATURE in calibration.features
-        if reader_model.WEIGHTS_FILE.exists() != reads:
+        shipped = shipped_fingerprint()
+        if (shipped is not None) != reads:
             raise MismatchedModels(
-                f"qa/models ships {'a reader' if reader_model.WEIGHTS_FILE.exists() else 'no reader'} but "
-                f"calibration.json was fit {'with' if reads else 'without'} one: "
-                "fit them together with benchmarks/calibrate_news.py")
-        if reads and calibration.pairs_with != reader_model.fingerprint():
+                f"qa/models ships {'a reader' if shipped else 'no reader'} but calibration.json was fit "
+                f"{'with' if reads else 'without'} one: fit them together with benchmarks/calibrate_news.py")
+        if reads and calibration.pairs_with != shipped:
             raise MismatchedModels(
                 f"calibration.json was fit with reader {calibration.pairs_with or '(none)'}, but the shipped reader "
-                f"is {reader_model.fingerprint()}: refit it with benchmarks/calibrate_news.py")
+                f"is {shipped}: refit it with benchmarks/calibrate_news.py")
         return cls(sentence=LinearModel.load("sentence"), confidence=LinearModel.load("confidence"),
                    calibration=calibration, short_answer=LinearModel.load("short_answer"),
                    reader=Reader.shipped(settings) if reads else None)

@@ -201,10 +201,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # A damaged, locked or unreachable store stops the start here with one clear line,
     # not deep inside a worker's start-up traceback.
     Store.open(settings)
-    if settings.embedder == "onnx":  # export once here, not racing in every worker
-        from index.onnx_export import ensure_onnx_model
-
-        ensure_onnx_model(settings, settings.onnx_variant)
+    export_models(settings)  # once here, not racing in every worker
     if args.ingest_seeds:
         seeds = Path(settings.seeds_dir)
         if seeds.exists():
@@ -220,12 +217,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_export_onnx(args: argparse.Namespace, settings: Settings) -> int:
-    from index.onnx_export import ensure_onnx_model, onnx_paths
+def export_models(settings: Settings) -> list[Path]:
+    """The ONNX files the service runs, exported from the packaged weights if not yet cached:
+    the embedder's (when it runs on onnxruntime) and the reader's (when one ships)."""
+    from index.embedding import model_path
+    from index.onnx_export import ensure_onnx_model
+    from index.reader_model import ensure_onnx
+    from qa.reader import WEIGHTS_FILE
 
-    ensure_onnx_model(settings, "int8")
-    for variant, path in onnx_paths(settings).items():
-        print(f"{variant}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    base, cache = model_path(settings), Path(settings.model_cache_dir)
+    files = []
+    if settings.embedder == "onnx":
+        files.append(ensure_onnx_model(base, cache, settings.onnx_variant))
+    if WEIGHTS_FILE.exists():
+        files.append(ensure_onnx(base, WEIGHTS_FILE, cache))
+    return files
+
+
+def cmd_export_onnx(args: argparse.Namespace, settings: Settings) -> int:
+    for path in export_models(settings.replace(embedder="onnx", onnx_variant="int8")):
+        print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -313,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--old", type=Path, nargs="+", required=True, help="the earlier reports of the same sets")
     p.set_defaults(run=cmd_compare)
 
-    p = sub.add_parser("export-onnx", help="export the embedding model to ONNX (fp32 and int8)")
+    p = sub.add_parser("export-onnx", help="export the embedding model and the reader to ONNX (made on first use otherwise)")
     p.set_defaults(run=cmd_export_onnx)
     return parser
 

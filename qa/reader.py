@@ -10,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from index.reader_model import context_text, pair_ids, read_manifest
+from index.reader_model import context_text, ensure_onnx, fingerprint, pair_ids, read_manifest
+from qa.confidence import MODELS_DIR
+
+WEIGHTS_FILE = MODELS_DIR / "reader.safetensors"  # its manifest: reader.json beside it
+
+
+def shipped_fingerprint() -> str | None:
+    """The shipped reader's fingerprint (None when no reader ships)."""
+    return fingerprint(WEIGHTS_FILE) if WEIGHTS_FILE.exists() else None
 
 
 class Reader:
@@ -31,9 +39,10 @@ class Reader:
     def shipped(cls, settings) -> "Reader":
         """The reader of qa/models/, its ONNX file made on first use."""
         from index.embedding import model_path
-        from index.reader_model import ensure_onnx
 
-        return cls(ensure_onnx(settings), model_path(settings), int(read_manifest()["max_tokens"]), settings.threads)
+        base = model_path(settings)
+        onnx_file = ensure_onnx(base, WEIGHTS_FILE, Path(settings.model_cache_dir))
+        return cls(onnx_file, base, int(read_manifest(WEIGHTS_FILE)["max_tokens"]), settings.threads)
 
     def scores(self, question: str, sentences: Sequence[str], titles: Sequence[str],
                previous: Sequence[str]) -> np.ndarray:
