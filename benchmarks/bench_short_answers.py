@@ -29,7 +29,7 @@ from index.splitting import split_sentences
 from qa.answer import keeps_short_answer
 from qa.confidence import LinearModel
 from qa.evaluation import short_answer_right
-from qa.question import AnswerType, Span, answer_span, answer_type
+from qa.question import AnswerType, ShortAnswer, answer_span, answer_type
 
 SHARED = ROOT.parent / "shared"
 
@@ -45,7 +45,7 @@ def idf_of(paragraphs: list[str]) -> Callable[[str], float]:
     return LexicalIndex(vocabulary, lengths, [Postings.of(0, term_ids, counts, bounds, len(vocabulary))]).idf
 
 
-Example = tuple[str, Span | None, bool]  # (answer type, the best candidate, it is right)
+Example = tuple[str, ShortAnswer | None, bool]  # (answer type, the best candidate, it is right)
 
 
 def _example(question: str, context: str, answer_start: int, answers: list[str],

@@ -16,7 +16,7 @@ from qa.citations import citation_id
 from qa.answer_models import AnswerModels
 from qa.confidence import LinearModel, feature_matrix
 from qa.corpus import Corpus
-from qa.question import SPAN_FEATURES, AnswerType, Question, Span, answer_span
+from qa.question import SPAN_FEATURES, AnswerType, Question, ShortAnswer, answer_span
 from qa.retrieval import Hit
 from qa.schemas import AnswerSentence, Citation, RelatedPassage
 
@@ -228,7 +228,7 @@ class Composer:
             answer_text=quote[span.start : span.end] if span else None,
         )
 
-    def _short_answer(self, question: Question, quote: str) -> Span | None:
+    def _short_answer(self, question: Question, quote: str) -> ShortAnswer | None:
         """The quote's short answer, unless the short-answer model finds it more likely wrong
         than right: a wrong highlight misleads, while the quote stands without one."""
         span = answer_span(question.text, question.kind, quote, question.idf)
@@ -302,7 +302,7 @@ class Composer:
                            features=values, related=[], ranked=ranked, selected=[row for row, _ in chosen])
 
 
-def keeps_short_answer(model: LinearModel, span: Span) -> bool:
+def keeps_short_answer(model: LinearModel, span: ShortAnswer) -> bool:
     """Whether a short answer is given: should its sentence hold the answer, `model` finds it
     more likely right than wrong."""
     return model.probability(span.features) >= SHORT_ANSWER_MIN_PROBABILITY

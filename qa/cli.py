@@ -13,7 +13,7 @@ import msgspec
 
 from config import Settings, load_settings
 from qa.references import STYLES
-from qa.schemas import Filters, Question, TopK
+from qa.schemas import Filters, QuestionText, TopK
 
 
 def _valid(kind, what: str):
@@ -274,14 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_delete)
 
     p = sub.add_parser("ask", help="answer a question with cited quotes")
-    p.add_argument("question", type=_valid(Question, "question"))
+    p.add_argument("question", type=_valid(QuestionText, "question"))
     p.add_argument("--top-k", type=_valid(TopK, "--top-k (1-50)"), default=None)
     p.add_argument("--json", action="store_true", help="print the API's JSON response")
     _add_filter_options(p)
     p.set_defaults(run=cmd_ask)
 
     p = sub.add_parser("search", help="ranked passages for a query")
-    p.add_argument("query", type=_valid(Question, "query"))
+    p.add_argument("query", type=_valid(QuestionText, "query"))
     p.add_argument("-k", type=_valid(TopK, "-k (1-50)"), default=10)
     _add_filter_options(p)
     p.set_defaults(run=cmd_search)

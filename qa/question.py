@@ -103,7 +103,7 @@ Score = tuple[bool, bool, bool, float]  # a candidate's rank: the rules' verdict
 
 
 @dataclass(frozen=True)
-class Span:
+class ShortAnswer:
     """A short answer's offsets within its sentence, and how it won (`features`, by name)."""
 
     start: int
@@ -131,7 +131,7 @@ class Span:
 
 
 def answer_span(question: str, kind: AnswerType, sentence: str,
-                weights: Mapping[str, float] | None = None) -> Span | None:
+                weights: Mapping[str, float] | None = None) -> ShortAnswer | None:
     """Offsets (within the sentence) of the best candidate of the asked type that the
     question does not already contain. `weights`: the question's words with their IDF (all 1
     when not given). A name sharing a word with the question is the question's subject, not
@@ -180,7 +180,7 @@ def answer_span(question: str, kind: AnswerType, sentence: str,
         return None
     scored.sort(key=lambda candidate: candidate[0], reverse=True)  # stable: the first of equals wins
     score, start, end = scored[0]
-    return Span(start, end, kind, len(scored), score, scored[1][0] if len(scored) > 1 else None,
+    return ShortAnswer(start, end, kind, len(scored), score, scored[1][0] if len(scored) > 1 else None,
                 sum(weights.values()) or 1.0)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-Question = Annotated[str, Meta(min_length=1, max_length=1000, pattern=r"\S",
+QuestionText = Annotated[str, Meta(min_length=1, max_length=1000, pattern=r"\S",
                                description="The question, in plain words. Must contain a non-space character.")]
 TopK = Annotated[int, Meta(ge=1, le=50, description="How many passages to retrieve.")]
 Offset = Annotated[int, Meta(ge=0, description=(
@@ -39,7 +39,7 @@ class Filters(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
-    question: Question
+    question: QuestionText
     top_k: TopK | None = None
     filters: Filters | None = None
     conversation_id: Annotated[str, Meta(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
