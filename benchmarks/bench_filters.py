@@ -27,7 +27,6 @@ from bench_lookup import build_corpus  # noqa: E402  (beside this script)
 from reporting import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from qa.doc_index import document_index  # noqa: E402
 from qa.filters import select  # noqa: E402

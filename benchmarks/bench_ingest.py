@@ -33,7 +33,6 @@ from pathlib import Path
 from reporting import write_report  # noqa: E402  (beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from config import load_settings  # noqa: E402
 from index import pipeline  # noqa: E402

@@ -31,7 +31,6 @@ import numpy as np
 from reporting import write_report  # noqa: E402  (beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from index import readmodel  # noqa: E402
 from index.documents import Document, Passage, content_hash, span_id  # noqa: E402

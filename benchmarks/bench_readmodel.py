@@ -32,7 +32,6 @@ import numpy as np
 from reporting import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from index import readmodel
 from index.documents import Document, Passage, Span, content_hash, span_id

@@ -218,7 +218,6 @@ def measure(server: Server, path: str, bodies: list[dict], duration: float, max_
 
 def embedding_ms(questions: list[str]) -> float:
     """Median time to embed one question with the service's embedder on one thread."""
-    sys.path.insert(0, str(ROOT))
     from config import load_settings
     from index.embedding import load_embedder
 

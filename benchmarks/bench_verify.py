@@ -34,7 +34,6 @@ from bench_lookup import build_corpus  # noqa: E402  (beside this script)
 from reporting import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from qa.corpus import Corpus  # noqa: E402
 from qa.verify import NEGATIONS, NUMBER_WORDS, STATUSES, verify  # noqa: E402

@@ -21,12 +21,12 @@ import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from config import load_settings  # noqa: E402
 from qa.answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES  # noqa: E402
 from qa.confidence import LinearModel  # noqa: E402
-from qa.evaluation import is_gold, load_dataset, open_dataset_service, roc_auc  # noqa: E402
+from qa.decisions import roc_auc  # noqa: E402
+from qa.evaluation import is_gold, load_dataset, open_dataset_service  # noqa: E402
 from qa.question import analyse  # noqa: E402
 from qa.retrieval import RANK_FEATURES, Retriever  # noqa: E402
 

@@ -40,14 +40,12 @@ import os
 import pickle
 import random
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from index import reader_model  # noqa: E402
 from index.embedding import packaged_model_path  # noqa: E402

@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from bench_short_answers import squad_dev, squad_train
 from train_models import fit
 
 from qa.answer import keeps_short_answer
-from qa.evaluation import roc_auc
+from qa.decisions import roc_auc
 from qa.question import SPAN_FEATURES
 
 TRAIN = ROOT.parent / "shared" / "train" / "squad2-train-subset.json.gz"

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from qa.evaluation import answer_found, load_dataset, normalise, reliability, roc_auc, short_answer_right
+from qa.decisions import roc_auc
+from qa.evaluation import answer_found, load_dataset, normalise, reliability, short_answer_right
 from tests.conftest import make_settings
 
 

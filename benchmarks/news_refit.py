@@ -7,7 +7,7 @@ ranker's out-of-fold choices (5 folds by story), its threshold chosen on the tra
 for the most right decisions. Prints, per set: best sentence has gold, answered with gold,
 answered wrongly, unanswerable abstained, AUC. README "What was tried" quotes the output.
 
-    .venv/bin/python benchmarks/experiments/news_refit.py   # ~4 minutes on 2 cores
+    .venv/bin/python benchmarks/news_refit.py   # ~4 minutes on 2 cores
 """
 import json
 import os
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from config import load_settings  # noqa: E402
 from qa.answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES  # noqa: E402
-from qa.evaluation import answer_found, load_dataset, open_dataset_service, roc_auc  # noqa: E402
+from qa.decisions import roc_auc  # noqa: E402
+from qa.evaluation import answer_found, load_dataset, open_dataset_service  # noqa: E402
 from qa.question import analyse  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
 from train_models import fit, fit_ranker  # noqa: E402
