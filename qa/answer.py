@@ -39,6 +39,8 @@ CONFIDENCE_FEATURES = ["cosine", "overlap", "window_overlap", "passage_overlap",
 # What the calibration may read: the reader's logit for the best sentence when a reader ships
 # (qa/answer_models.py checks that the two were fit together).
 CALIBRATION_FEATURES = ["reader_logit", "confidence_logit", "absent_words"]
+# The pick among the candidates the reader read: the ranker's logit and the reader's, weighed.
+PICK_FEATURES = ["sentence_logit", "reader_logit"]
 # A short answer is given when, should its sentence hold the answer, it is more likely right
 # than wrong (whether the sentence holds it is what the answer's confidence says).
 SHORT_ANSWER_MIN_PROBABILITY = 0.5
@@ -53,6 +55,7 @@ class Composition(msgspec.Struct):
     related: list[RelatedPassage]
     ranked: list[int]  # every candidate sentence row, best first (kept for evaluation)
     selected: list[int]  # the sentence rows quoted, or that would be quoted on an abstention (evaluation)
+    read: list[tuple[int, float, float]] = []  # (row, ranker logit, reader logit) of what the reader read (calibration)
 
 
 class Composer:
@@ -75,6 +78,7 @@ class Composer:
                              "refit it with benchmarks/calibrate_news.py")
         self.short_answer_model = models.short_answer.checked(SPAN_FEATURES) if models.short_answer else None
         self.reader = models.reader
+        self.pick_model = models.pick.checked(PICK_FEATURES) if models.pick else None
         self.min_confidence = min_confidence
         self.passages = passages
         self.reader_candidates = reader_candidates
@@ -236,11 +240,14 @@ class Composer:
             return span
         return span if keeps_short_answer(self.short_answer_model, span) else None
 
-    def _read(self, question: Question, rows: np.ndarray, order: np.ndarray) -> float | None:
-        """The reader's pick among the ranker's best candidates, moved to the front of `order`
-        (in place), and its logit against "no answer"; None without a reader."""
+    def _read(self, question: Question, rows: np.ndarray, logits: np.ndarray,
+              order: np.ndarray) -> list[tuple[int, float, float]]:
+        """The reader reads the ranker's best candidates; the pick model's best of them (the
+        ranker's logit and the reader's, weighed) moves to the front of `order` (in place).
+        Returns (row, ranker logit, reader logit) of each candidate read, the pick first;
+        nothing without a reader."""
         if self.reader is None:
-            return None
+            return []
         corpus = self.corpus
         top = order[: self.reader_candidates].copy()
         sentences = [int(rows[i]) for i in top]
@@ -248,9 +255,12 @@ class Composer:
         scores = self.reader.scores(question.text, [corpus.sentence_text(r) for r in sentences],
                                     [corpus.sentence_title(r) for r in sentences],
                                     ["" if p is None else corpus.sentence_text(p) for p in previous])
-        pick = int(np.argmax(scores))
+        read = [(row, float(logits[i]), float(score)) for row, i, score in zip(sentences, top, scores)]
+        if self.pick_model is None:
+            return read
+        pick = int(np.argmax(self.pick_model.logits(np.array([[ranker, reader] for _, ranker, reader in read]))))
         order[: len(top)] = np.concatenate([top[pick : pick + 1], np.delete(top, pick)])
-        return float(scores[pick])
+        return [read[pick], *read[:pick], *read[pick + 1 :]]
 
     def related(self, hits: list[Hit], closest: int | None = None, limit: int = 3) -> list[RelatedPassage]:
         """The best passages, shown when the service abstains; the one holding the sentence
@@ -283,23 +293,24 @@ class Composer:
                                related=self.related(hits), ranked=[], selected=[])
         logits = self.sentence_model.logits(features)
         order = np.argsort(-logits, kind="stable")
-        reader_logit = self._read(question, rows, order)
+        read = self._read(question, rows, logits, order)
         values = self.confidence_features(question, hits, rows, hit_of, features, logits, int(order[0]))
-        if reader_logit is not None:
-            values["reader_logit"] = reader_logit
+        if read:
+            values["reader_logit"] = read[0][2]
         exact = self.confidence(values)
         confidence = round(exact, 4)  # as reported; the decision uses the exact value
         ranked = [int(rows[i]) for i in order]
         chosen = self._select(question, hits, rows, logits, order)
         if exact < self.min_confidence:
             return Composition(answered=False, sentences=[], citations=[], confidence=confidence, features=values,
-                               related=self.related(hits, closest=ranked[0]), ranked=ranked, selected=[row for row, _ in chosen])
+                               related=self.related(hits, closest=ranked[0]), ranked=ranked,
+                               selected=[row for row, _ in chosen], read=read)
         best_row = int(rows[order[0]])
         citations = [self._citation(n, row, score, question, with_span=row == best_row)
                      for n, (row, score) in enumerate(chosen, start=1)]
         sentences = [AnswerSentence(text=c.quote, citation=c.n) for c in citations]
         return Composition(answered=True, sentences=sentences, citations=citations, confidence=confidence,
-                           features=values, related=[], ranked=ranked, selected=[row for row, _ in chosen])
+                           features=values, related=[], ranked=ranked, selected=[row for row, _ in chosen], read=read)
 
 
 def keeps_short_answer(model: LinearModel, span: ShortAnswer) -> bool:
