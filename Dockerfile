@@ -24,7 +24,7 @@ COPY qa ./qa
 RUN pip install .
 
 COPY seeds ./seeds
-# Export the ONNX embedder at build time (into /app/data/models), so that replicas start
+# Export the ONNX embedder and reader at build time (into /app/data/models), so that replicas start
 # without each exporting, or racing to write, the same files.
 RUN qa export-onnx
 
