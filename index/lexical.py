@@ -1,7 +1,7 @@
 """The lexical side of retrieval: a BM25 index over passages, and the term analyser (lower
 case, stop words, Snowball stemming) shared with answer scoring.
 
-The index is part of the read model (index/readmodel.py): its postings are written with the
+The index is part of the read model (index/readmodel/): its postings are written with the
 passages they index and opened memory-mapped."""
 
 from __future__ import annotations

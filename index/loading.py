@@ -1,12 +1,15 @@
-"""Reading article files (.txt, .md, .html) into paragraphs plus metadata.
+"""Reading articles (.txt, .md, .html) into the documents ingest takes: paragraphs plus
+metadata, from files (`read_files`, `read_document`) or from an upload's content (`uploaded`).
 
 Metadata comes from the file itself (HTML meta tags, Markdown front matter) and from an
-optional JSON sidecar `<file>.meta.json`; fields that are not there stay absent."""
+optional JSON sidecar `<file>.meta.json`, or an upload's own; fields that are not there stay
+absent."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import msgspec
@@ -19,11 +22,24 @@ class UnreadableFile(Exception):
     """A file that is binary, not UTF-8, or of an unsupported type."""
 
 
+class UnsupportedFile(UnreadableFile):
+    """A file of a type that is never read (its name's suffix)."""
+
+
 class RawDocument(msgspec.Struct):
+    """An article as ingest takes it, in memory: its text's paragraphs and its metadata."""
+
     doc_id: str
     source: str
     paragraphs: list[str]
     metadata: dict[str, str]
+
+
+class Skipped(msgspec.Struct):
+    """An article that was not read, and why; ingest reports it as skipped."""
+
+    name: str
+    reason: str
 
 
 def document_id(path: Path) -> str:
@@ -98,28 +114,63 @@ def _sidecar(path: Path) -> dict[str, str]:
         raise UnreadableFile(f"{sidecar}: invalid metadata sidecar ({exc})") from exc
     if not isinstance(data, dict):
         raise UnreadableFile(f"{sidecar}: a metadata sidecar must be a JSON object")
+    return metadata_fields(data)
+
+
+def metadata_fields(data: Mapping[str, object]) -> dict[str, str]:
+    """The known metadata fields that have a value, as strings: a sidecar's or an upload's."""
     # A list (several authors) becomes one "; "-separated value, the form bylines are kept in.
     return {k: "; ".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in data.items()
             if k in METADATA_FIELDS and v not in (None, "", [])}
 
 
-def read_document(path: Path, doc_id: str | None = None) -> RawDocument:
+def _supported(path: Path) -> str:
+    """The file's suffix, if it is of a type that is read (else UnsupportedFile)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise UnreadableFile(f"{path}: unsupported file type {suffix or '(none)'}")
-    try:
-        text = _decode(path.read_bytes(), path)
-    except OSError as exc:
-        raise UnreadableFile(f"{path}: {exc.strerror}") from exc
+        raise UnsupportedFile(f"{path}: unsupported file type {suffix or '(none)'} "
+                              f"(use one of {', '.join(SUPPORTED_SUFFIXES)})")
+    return suffix
+
+
+def parse(path: Path, data: bytes, doc_id: str | None = None, source: str | None = None) -> RawDocument:
+    """The document in the content `data` of a file named `path`, whose suffix says how to read
+    it (the caller checked it is supported); the id is the file name's unless given."""
+    text = _decode(data, path)
     metadata: dict[str, str] = {}
+    suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
         metadata, text = _front_matter(text)
         text = _markdown_to_text(text)
     elif suffix in (".html", ".htm"):
         metadata, text = _html_to_text(text)
-    metadata.update(_sidecar(path))
-    return RawDocument(doc_id=doc_id or document_id(Path(path.name)), source=str(path),
+    return RawDocument(doc_id=doc_id or document_id(Path(path.name)), source=source or str(path),
                        paragraphs=split_paragraphs(text), metadata=metadata)
+
+
+def read_document(path: Path, doc_id: str | None = None) -> RawDocument:
+    _supported(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"{path}: {exc.strerror}") from exc
+    document = parse(path, data, doc_id)
+    document.metadata.update(_sidecar(path))
+    return document
+
+
+def uploaded(filename: str, content: bytes, metadata: Mapping[str, object] | None = None) -> RawDocument | Skipped:
+    """An uploaded article (POST /documents, /uploads), read as a file of that name would be,
+    its `metadata` winning over the file's own as a sidecar's does; Skipped when it cannot be
+    read. Raises UnsupportedFile for a name of a type that is never read."""
+    path = Path(filename)
+    _supported(path)
+    try:
+        document = parse(path, content, source=f"upload:{filename}")
+    except UnreadableFile as exc:
+        return Skipped(filename, str(exc))
+    document.metadata.update(metadata_fields(metadata or {}))
+    return document
 
 
 def discover(paths: list[Path]) -> list[Path]:
@@ -148,3 +199,31 @@ def discover_with_ids(paths: list[Path], follow_links: bool = False
                 continue
             found.append((p, document_id(p.relative_to(path))))
     return found, refused
+
+
+class ArticleFiles:
+    """The documents of the article files under `paths` (`discover_with_ids`), each read when
+    ingest takes it, so that a large folder is never held in memory at once: a RawDocument, or
+    Skipped with why (a link out of its folder, a second file with a document id already taken,
+    a file that cannot be read). Its length is the number of files, for ingest's progress."""
+
+    def __init__(self, paths: list[Path], follow_links: bool = False) -> None:
+        self._found, self._refused = discover_with_ids(paths, follow_links)
+
+    def __len__(self) -> int:
+        return len(self._refused) + len(self._found)
+
+    def __iter__(self) -> Iterator[RawDocument | Skipped]:
+        for path, reason in self._refused:
+            yield Skipped(str(path), reason)
+        claimed: dict[str, Path] = {}  # document id -> the file that has it
+        for path, doc_id in self._found:
+            if doc_id in claimed:  # report.txt beside report.md: never let one silently replace the other
+                yield Skipped(str(path), f"same document id {doc_id!r} as {claimed[doc_id]}: rename one of them")
+                continue
+            claimed[doc_id] = path
+            try:
+                document: RawDocument | Skipped = read_document(path, doc_id)
+            except UnreadableFile as exc:
+                document = Skipped(str(path), str(exc))
+            yield document

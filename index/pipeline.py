@@ -1,13 +1,14 @@
-"""Ingestion end to end: files -> cleaned documents -> passages and sentences -> vectors ->
-Chroma. Re-running is safe: unchanged files are skipped, changed
-ones replaced, and a run killed midway is completed by the next one."""
+"""Ingestion end to end: documents (read from files, or an upload's, by index/loading.py) ->
+cleaned documents -> passages and sentences -> vectors -> Chroma. Re-running is safe:
+unchanged documents are skipped, changed ones replaced, and a run killed midway is completed
+by the next one. What publishes the read model after a write is index/writer.py."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ from index.bylines import find_byline
 from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
-from index.loading import RawDocument, UnreadableFile, discover_with_ids, read_document
+from index.loading import ArticleFiles, RawDocument, Skipped
 from index.store import DocumentRecords, Store, sentence_records
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def _title(paragraphs: list[str], metadata: dict[str, str]) -> tuple[str, str]:
 
 
 def prepare(raw: RawDocument) -> Document | None:
-    """Clean a loaded file into the document that is stored, or None if nothing is left."""
+    """Clean a loaded article into the document that is stored, or None if nothing is left."""
     cleaned = clean(raw.paragraphs)
     if not cleaned.paragraphs:
         return None
@@ -138,28 +139,35 @@ class BatchWriter:
 
 
 def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True,
-           sources: Mapping[Path, str] | None = None, follow_links: bool = False,
-           write_lock: contextlib.AbstractContextManager | None = None) -> IngestReport:
-    """`sources` names where a file came from when its path says nothing (an upload's temporary
-    file); `follow_links` also ingests links that point out of the folders given. `write_lock`
-    is held around each batch write and the orphan sweep only, not while embedding: other
-    writers of the process wait for one batch, not for a whole large upload."""
+           follow_links: bool = False, write_lock: contextlib.AbstractContextManager | None = None) -> IngestReport:
+    """`ingest_documents` of the article files under `paths`; `follow_links` also ingests links
+    that point out of the folders given."""
+    return ingest_documents(ArticleFiles(list(paths), follow_links), store, embedder, settings, progress, write_lock)
+
+
+def ingest_documents(documents: Iterable[RawDocument | Skipped], store: Store, embedder: Embedder,
+                     settings: Settings, progress: bool = True,
+                     write_lock: contextlib.AbstractContextManager | None = None) -> IngestReport:
+    """Write these documents to the store: each cleaned, split and embedded, then written in
+    batches; a document the store already holds as it is stays unchanged, and what was not
+    read is reported as skipped. `write_lock` is held around each batch write and the orphan
+    sweep only, not while embedding: other writers of the process wait for one batch, not for
+    a whole large upload."""
     from time import perf_counter
 
     from tqdm import tqdm
 
     started = perf_counter()
     report = IngestReport()
-    files, refused = discover_with_ids(list(paths), follow_links)
-    for path, reason in refused:
-        log.warning("skipped %s: %s", path, reason)
-        report.skipped.append((str(path), reason))
-    bar = tqdm(files, unit="file", desc="ingest", disable=not progress)
-    claimed: dict[str, Path] = {}  # document id -> the file of this run that has it
+    bar = tqdm(documents, unit="document", desc="ingest", disable=not progress)
     pending: list[DocumentRecords] = []
     replaces: set[str] = set()  # ids of the pending documents that replace a stored version
 
     lock = write_lock or contextlib.nullcontext()
+
+    def skip(name: str, reason: str) -> None:
+        log.warning("skipped %s: %s", name, reason)
+        report.skipped.append((name, reason))
 
     def written(batch: list[DocumentRecords]) -> None:
         for item in batch:
@@ -170,24 +178,13 @@ def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Se
 
     writer = BatchWriter(store, lock, written)
     try:
-        for path, doc_id in bar:
-            if doc_id in claimed:  # report.txt beside report.md: never let one silently replace the other
-                reason = f"same document id {doc_id!r} as {claimed[doc_id]}: rename one of them"
-                log.warning("skipped %s: %s", path, reason)
-                report.skipped.append((str(path), reason))
+        for raw in bar:
+            if isinstance(raw, Skipped):
+                skip(raw.name, raw.reason)
                 continue
-            claimed[doc_id] = path
-            try:
-                raw = read_document(path, doc_id)
-                raw.source = (sources or {}).get(path, raw.source)
-                document = prepare(raw)
-            except UnreadableFile as exc:
-                log.warning("skipped %s", exc)
-                report.skipped.append((str(path), str(exc)))
-                continue
+            document = prepare(raw)
             if document is None:
-                log.warning("skipped %s: no text left after cleaning", path)
-                report.skipped.append((str(path), "no text left after cleaning"))
+                skip(raw.source, "no text left after cleaning")
                 continue
             stored = store.get_document(document.id)
             if stored is not None and stored.content_hash == document.content_hash and stored.title == document.title \

@@ -34,23 +34,17 @@ def _service(settings: Settings):
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from index.embedding import load_embedder
-    from index.pipeline import ingest
-    from index.store import Store
+    from qa.service import open_writer
 
     missing = [p for p in args.paths if not p.exists()]
     for path in missing:
         print(f"warning: {path} does not exist", file=sys.stderr)
-    store = Store.open(settings)
-    # Ingest owns the machine: let the embedder use every core.
-    embedder = load_embedder(settings, threads=os.cpu_count() or 1)
-    report = ingest([p for p in args.paths if p.exists()], store, embedder, settings, progress=not args.quiet,
-                    follow_links=args.follow_links)
+    # Ingest owns the machine: the writer's embedder uses every core. The writer also publishes
+    # the read model's new version: servers open it instead of reading Chroma.
+    report = open_writer(settings).ingest_files([p for p in args.paths if p.exists()], args.follow_links,
+                                                progress=not args.quiet)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    from qa.corpus import Corpus
-
-    Corpus.load(store, settings)  # writes the read model: servers open it instead of reading Chroma
     print(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
           f"skipped {len(report.skipped)}; {report.passages} passages, {report.sentences} sentences "
           f"in {report.seconds:.1f} s")
@@ -58,12 +52,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
-    from index.store import Store
+    from qa.service import open_writer
 
-    store = Store.open(settings)
+    writer = open_writer(settings)
     status = 0
     for doc_id in args.doc_ids:
-        if store.delete_document(doc_id):
+        if writer.delete(doc_id):
             print(f"deleted {doc_id}")
         else:
             print(f"no document with id {doc_id!r}", file=sys.stderr)
@@ -126,11 +120,8 @@ def _in_context(citation, width: int = 160) -> str:
 
 
 def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.lookup import lookup
-    from qa.references import render
-
     service = _service(settings)
-    response = lookup(service.corpus, args.quote, args.limit, args.min_similarity)
+    response = service.lookup(args.quote, args.limit, args.min_similarity)
     if args.json:
         print(msgspec.json.encode(response).decode())
         return 0 if response.found else 1
@@ -143,7 +134,7 @@ def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
         print(f"   id {c.id}")
         print(f"   {_in_context(c)}")
         if args.style:
-            print("   " + render(service.corpus.documents[c.doc_id], args.style).strip().replace("\n", "\n   "))
+            print("   " + service.reference(c.doc_id, args.style).strip().replace("\n", "\n   "))
     return 0
 
 
@@ -152,7 +143,7 @@ _STATUS_COLOURS = {"exact": "32", "close": "33", "misquoted": "31", "not_found":
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.verify import TooMuchToVerify, verify
+    from qa.verify import TooMuchToVerify
 
     try:
         text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
@@ -160,7 +151,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     try:
-        response = verify(_service(settings).corpus, text, args.mode)
+        response = _service(settings).verify(text, args.mode)
     except TooMuchToVerify as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,6 @@ from collections.abc import Callable
 import msgspec
 
 from index.lexical import terms
-from qa.schemas import AskResponse
 
 # Content words that frame a question rather than name its topic (stop words are dropped
 # anyway by `terms`); never carried over.
@@ -147,11 +146,10 @@ class Conversations:
             item = self._items.get(conversation_id)
             return item.last if item else None
 
-    def remember(self, conversation_id: str, resolved: str, response: AskResponse) -> None:
-        span = response.citations[0].answer_text if response.answered and response.citations else None
+    def remember(self, conversation_id: str, turn: Turn) -> None:
         with self._lock:
             self._items.pop(conversation_id, None)
-            self._items[conversation_id] = _Conversation(Turn(resolved, span), self._clock())
+            self._items[conversation_id] = _Conversation(turn, self._clock())
             self._expire()
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)

@@ -1,16 +1,14 @@
 """The read model as a reader holds it: the committed corpus in compact columns, opened from
-the files written once per generation (index/readmodel.py). Documents, passage and
-sentence offsets, every sentence's words as vocabulary ids, float16 sentence vectors and the
-BM25 index; the arrays are memory-mapped, so the processes of one machine share them.
+the files index/readmodel/ writes once per generation. Documents, passage and sentence
+offsets, every sentence's words as vocabulary ids, float16 sentence vectors and the BM25
+index; the arrays are memory-mapped, so the processes of one machine share them.
 
 Records (`passages[row]`, `sentences[row]`, `sentence_terms[row]`) are made on demand from
-the columns: a question touches a few dozen. Opening only reads; when this generation's
-files are missing (the first reader after a write, or a replica with its own data dir),
-they are written first from the version before and only the documents that changed."""
+the columns: a question touches a few dozen. A corpus only opens a version: which version,
+and writing it when no process has yet, is index/readmodel/publishing.py's."""
 
 from __future__ import annotations
 
-import tempfile
 import weakref
 from collections.abc import Iterator
 from dataclasses import InitVar, dataclass, field
@@ -18,22 +16,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
-import msgspec
 import numpy as np
 
-from config import Settings
-from index import readmodel
 from index.documents import Document, Passage, Span, span_id
 from index.lexical import LexicalIndex, terms
-from index.store import SentenceRecord, Store
-from qa import peer
-
-# Above this many sentences a whole-store rebuild runs in a child process: the snapshot's
-# Python objects would otherwise stay in the server's memory (the allocator keeps it).
-IN_PROCESS_REBUILD_MAX = 20_000
-# How long a reader waits for another process (a replica sharing the data dir) that is writing
-# the same version, rather than writing it too; the reader's current version serves meanwhile.
-WRITER_WAIT_SECONDS = 30.0
+from index.readmodel.format import Columns, Vectors, Version, read
+from index.store import SentenceRecord
 
 
 class _Passages:
@@ -98,17 +86,17 @@ class _TermSets:
 class Lineage(NamedTuple):
     """A corpus version as later versions that add documents or mark some removed still hold it."""
 
-    base_identity: tuple[int, ...]  # its documents base file (readmodel.DocumentsBase.identity)
+    base_identity: tuple[int, ...]  # its documents base file (index.readmodel.format.DocumentsBase.identity)
     later_ids: list[str]  # the ids of its documents after the base, in code order
     removed: np.ndarray  # the codes of its removed documents
 
 
 @dataclass(eq=False)
 class Corpus:
-    version: readmodel.Version
+    version: Version
     previous: InitVar[Corpus | None] = None  # the version before, still open: what it made is reused
     generation: str = field(init=False)
-    columns: readmodel.Columns = field(init=False)
+    columns: Columns = field(init=False)
     lexical: LexicalIndex = field(init=False)
     documents: dict[str, Document] = field(init=False)  # in document-code order
     doc_ids: list[str] = field(init=False)
@@ -121,7 +109,7 @@ class Corpus:
     sentence_passage: np.ndarray = field(init=False)
     sentence_doc: np.ndarray = field(init=False)
     sentence_start: np.ndarray = field(init=False)
-    sentence_vectors: readmodel.Vectors = field(init=False)  # float16; `vectors(rows)` gives float32
+    sentence_vectors: Vectors = field(init=False)  # float16; `vectors(rows)` gives float32
     passages: _Passages = field(init=False)
     sentences: _Sentences = field(init=False)
     sentence_terms: _TermSets = field(init=False)
@@ -202,9 +190,9 @@ class Corpus:
 
     @classmethod
     def open(cls, folder: Path, previous: Corpus | None = None) -> "Corpus":
-        """Open the read model that index/readmodel.py wrote into `folder`; what `previous`
-        (the version before, still open) already decoded is taken from it."""
-        return cls(readmodel.read(folder, previous.version if previous is not None else None), previous)
+        """Open the read-model version in `folder`; what `previous` (the version before, still
+        open) already decoded is taken from it."""
+        return cls(read(folder, previous.version if previous is not None else None), previous)
 
     def title_terms(self, doc_id: str) -> frozenset[str]:
         """The analysed words of the document's title, made when first asked for: a question
@@ -213,59 +201,6 @@ class Corpus:
         if found is None:
             found = self._title_terms[doc_id] = frozenset(terms(self.documents[doc_id].title))
         return found
-
-    @classmethod
-    def load(cls, store: Store, settings: Settings, previous: Corpus | None = None) -> "Corpus":
-        """The committed corpus: its read model as a writer left it, or written now from the
-        version before (`previous`, else the latest on disk) and the documents the store's
-        change log names, or from the whole store when there is no usable version before.
-        When another process sharing the data dir is writing that version, waits for it instead
-        (WRITER_WAIT_SECONDS at most). Into a temporary folder if the data dir is read-only."""
-        folder = readmodel.folder_for(settings.data_dir, store.prefix, store.generation())
-        for _ in range(2):  # a concurrent writer of a newer generation may remove this one as we open it
-            if not readmodel.wait_for_writer(folder, WRITER_WAIT_SECONDS):
-                try:
-                    with readmodel.claimed(folder):
-                        cls._write_next(store, settings, folder, previous or cls._latest(folder.parent))
-                except OSError:
-                    folder = Path(tempfile.mkdtemp(prefix="qa-readmodel-")) / folder.name
-                    cls._write_next(store, settings, folder, previous)
-                readmodel.release_memory()
-            try:
-                return cls.open(folder, previous)
-            except FileNotFoundError:
-                continue
-        return cls.open(folder, previous)
-
-    @classmethod
-    def _latest(cls, parent: Path) -> Corpus | None:
-        return cls._opened(readmodel.latest(parent))
-
-    @classmethod
-    def _opened(cls, folder: Path | None) -> Corpus | None:
-        try:
-            return cls.open(folder) if folder else None
-        except (OSError, ValueError, msgspec.DecodeError):
-            return None  # damaged: the whole store is read instead
-
-    @classmethod
-    def _write_next(cls, store: Store, settings: Settings, folder: Path, previous: Corpus | None) -> None:
-        if previous is None and settings.read_model_peer:
-            with peer.client_for(settings) as client:
-                copied = peer.copy_version(client, folder.parent, store.prefix)
-            if copied == folder:  # the peer's version is this generation's: load() opens it
-                return
-            previous = cls._opened(copied)
-        state = previous.version.state if previous is not None else None
-        changes = store.changes_since(state.changes_until, frozenset(state.applied)) if state is not None else None
-        if previous is not None and changes is not None:
-            readmodel.write(folder, readmodel.apply(previous.columns, changes.doc_ids,
-                                                    store.snapshot(sorted(changes.doc_ids))),
-                            readmodel.State(folder.name, changes.until, changes.records))
-        elif store.counts()["sentences"] > IN_PROCESS_REBUILD_MAX:
-            readmodel.rebuild_in_child(settings, store.prefix, folder)
-        else:
-            readmodel.rebuild(store, folder)
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages the document has (0 for an id the corpus does not hold)."""

@@ -1,26 +1,21 @@
-"""Copy the read model from another replica (`read_model_peer`): a replica that starts with no
-usable version fetches the files of the version a peer has open (GET /read-model) instead of
-reading every record from the store, which over Chroma's HTTP API costs about 170 µs per
-sentence (half a minute at 50k passages); the changes since that version then come from the
-store's change log as for any new version. A copy is staged in a temporary folder and renamed
-into place complete (COMMITTED last), so a failed or interrupted copy leaves nothing to open."""
+"""Another replica's read model over HTTP (`read_model_peer`): GET /read-model and its files,
+for index/readmodel/publishing.py to copy when this replica starts with no usable version.
+The wire's shapes (qa/schemas.py) and httpx's errors stop here: the read model gets its own
+Manifest, and OSError for a peer that cannot be read."""
 
 from __future__ import annotations
 
-import logging
-import shutil
-from pathlib import Path
+import contextlib
+from collections.abc import Iterator
 
 import httpx
 import msgspec
 
 from config import Settings
-from index import readmodel
+from index.readmodel.format import Manifest
 from qa.schemas import ReadModelManifest
 
-log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 30.0  # per request; a large version's vectors take a few seconds on a LAN
-ATTEMPTS = 2  # the peer may replace its version between the manifest and the files: read it again
 
 
 def client_for(settings: Settings) -> httpx.Client:
@@ -28,50 +23,35 @@ def client_for(settings: Settings) -> httpx.Client:
     return httpx.Client(base_url=settings.read_model_peer, headers=headers, timeout=TIMEOUT_SECONDS)
 
 
-def copy_version(client: httpx.Client, parent: Path, prefix: str) -> Path | None:
-    """The folder under `parent` of the peer's version, copied; None when the peer has no
-    version of this corpus (`prefix`) in this code's format, or cannot be read (logged)."""
-    for _ in range(ATTEMPTS):
-        try:
-            manifest = msgspec.json.decode(client.get("/read-model").raise_for_status().content,
-                                           type=ReadModelManifest)
-            if manifest.prefix != prefix or manifest.format != readmodel.FORMAT:
-                log.warning("read-model peer serves %s in %r, not %s in %r: reading the store instead",
-                            manifest.prefix, manifest.format, prefix, readmodel.FORMAT)
-                return None
-            return _copy(client, manifest, parent)
-        except (httpx.HTTPError, msgspec.DecodeError, OSError, ValueError) as exc:
-            log.warning("could not copy the read model from the peer: %s", exc)
-    return None
+def configured(settings: Settings) -> HttpPeer | None:
+    """The peer that `read_model_peer` names, if any."""
+    return HttpPeer(settings) if settings.read_model_peer else None
 
 
-def _copy(client: httpx.Client, manifest: ReadModelManifest, parent: Path) -> Path:
-    names = [f.name for f in manifest.files]
-    if not names or names[-1] != readmodel.COMMITTED or not all(map(_plain, names)):
-        raise ValueError(f"not a read-model version's files: {names[:5]}")
-    if not _plain(manifest.generation):
-        raise ValueError(f"not a generation: {manifest.generation!r}")
-    folder = parent / manifest.generation
-    if readmodel.is_committed(folder):
-        return folder
-    tmp = readmodel.staging(folder)
+@contextlib.contextmanager
+def _unreadable() -> Iterator[None]:
+    """httpx's errors as OSError, which the read model's copy expects of a peer it cannot read."""
     try:
-        for file in manifest.files:
-            with client.stream("GET", f"/read-model/{manifest.generation}/{file.name}") as response, \
-                    (tmp / file.name).open("wb") as out:
-                response.raise_for_status()
-                for chunk in response.iter_bytes(1 << 20):
-                    out.write(chunk)
-            if (tmp / file.name).stat().st_size != file.size:
-                raise ValueError(f"{file.name}: {(tmp / file.name).stat().st_size} bytes, the peer listed {file.size}")
-        if not readmodel.is_committed(tmp):
-            raise ValueError("the copied version is not committed in this code's format")
-        readmodel.publish(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+        yield
+    except httpx.HTTPError as exc:
+        raise OSError(str(exc)) from exc
 
 
-def _plain(name: str) -> bool:
-    """A name that stays inside the folder it is joined to (what a peer sends is not trusted)."""
-    return Path(name).name == name and not name.startswith(".")
+class HttpPeer:
+    """index.readmodel.Peer over the peer's API (the API key its replicas share)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def manifest(self) -> Manifest:
+        with _unreadable(), client_for(self._settings) as client:
+            wire = msgspec.json.decode(client.get("/read-model").raise_for_status().content, type=ReadModelManifest)
+        return Manifest(prefix=wire.prefix, generation=wire.generation, format=wire.format,
+                        files=[(f.name, f.size) for f in wire.files])
+
+    @contextlib.contextmanager
+    def file(self, generation: str, name: str) -> Iterator[Iterator[bytes]]:
+        with _unreadable(), client_for(self._settings) as client, \
+                client.stream("GET", f"/read-model/{generation}/{name}") as response:
+            response.raise_for_status()
+            yield response.iter_bytes(1 << 20)

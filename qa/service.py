@@ -1,10 +1,11 @@
 """The service object: one store, one embedder and the in-memory corpus, with the
-operations the API, the CLI and the evaluation all call (ask, search, documents)."""
+operations the API, the CLI and the evaluation all call (ask, search, citations, writes):
+every read goes through `corpus`, so every read path sees the same outage check, and every
+write through the store's one writer (index/writer.py)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -12,23 +13,37 @@ from pathlib import Path
 import msgspec
 
 from config import Settings
-from index import readmodel
 from index.embedding import Embedder, load_embedder
-from index.pipeline import IngestReport, ingest
+from index.loading import UnsupportedFile
+from index.pipeline import IngestReport
+from index.readmodel.format import Manifest, files
 from index.store import Store, StoreUnavailable
+from index.writer import Writer
+from qa import peer
 from qa.answer import Composer, Composition, answer_text
 from qa.answer_models import AnswerModels
+from qa.citations import resolve as resolve_citation
 from qa.confidence import LinearModel
-from qa.conversation import Conversations, resolve
+from qa.conversation import Conversations, Turn, resolve
 from qa.corpus import Corpus
 from qa.doc_index import document_index
 from qa.filters import UnknownDocuments, describe, select
+from qa.lookup import lookup
 from qa.question import analyse
+from qa.references import Style, render
 from qa.retrieval import Hit, Retriever
-from qa.schemas import AskResponse, Filters, ReadModelFile, ReadModelManifest, SearchHit, SearchResponse
+from qa.schemas import (AskResponse, CitationDetail, Filters, LookupResponse, SearchHit, SearchResponse,
+                        VerifyResponse)
+from qa.verify import verify
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 0.25  # how often a replica checks whether the store has changed (one small read)
+
+
+def open_writer(settings: Settings, store: Store | None = None) -> Writer:
+    """The store's one writer, publishing with this deployment's read-model peer: what a
+    QAService writes through, and what `qa ingest` and `qa delete` use without opening a corpus."""
+    return Writer(store or Store.open(settings), settings, peer.configured(settings))
 
 
 class QAService:
@@ -40,16 +55,14 @@ class QAService:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self._ingest_embedder: Embedder | None = None
         self.models = models or AnswerModels.shipped(settings)
         self.ranker = LinearModel.load("ranker")
         self._answering: tuple[Corpus, Retriever, Composer] | None = None  # built once per corpus version
         self._lock = threading.Lock()  # guards the swap of the read model
-        # Writes are serialised within a process, one batch at a time (ingest embeds outside
-        # it): ingest's orphan sweep must not run while another request's document is half written.
-        self._write_lock = threading.Lock()
+        self._writer = open_writer(settings, store)
+        self._versions = self._writer.versions  # what the writer publishes, and the watcher follows
         self.outage: str | None = None  # set by the watcher while the store does not answer
-        self._corpus = Corpus.load(store, settings)
+        self._corpus = Corpus(self._versions.current())
         self.conversations = Conversations(settings.conversation_limit, settings.conversation_ttl_seconds)
         # Requests never wait on the check: a background thread swaps in a new corpus.
         self._stop = threading.Event()
@@ -97,40 +110,61 @@ class QAService:
         if self._watcher.is_alive():
             self._watcher.join(timeout=10)
 
-    def refresh(self, force: bool = False) -> None:
+    def refresh(self) -> None:
+        """Open the version of the store's current generation in place of the one held, when
+        another process (or this one's writer) changed the store."""
         with self._lock:
-            if force or self.store.generation() != self._corpus.generation:
-                self._corpus = Corpus.load(self.store, self.settings, previous=self._corpus)
+            version = self._versions.current()
+            if version is not self._corpus.version:
+                self._corpus = Corpus(version, previous=self._corpus)
                 log.info("corpus reloaded: %d passages", len(self._corpus.passages))
 
-    def ingest(self, paths: list[Path], progress: bool = False, sources: dict[Path, str] | None = None) -> IngestReport:
-        with self._write_lock:
-            if self._ingest_embedder is None:  # all cores for writes, loaded on the first one: most replicas only read
-                self._ingest_embedder = load_embedder(self.settings, threads=os.cpu_count() or 1)
-        report = ingest(paths, self.store, self._ingest_embedder, self.settings, progress=progress, sources=sources,
-                        write_lock=self._write_lock)
-        self.refresh(force=True)
+    def ingest(self, paths: list[Path], progress: bool = False, follow_links: bool = False) -> IngestReport:
+        """Add or replace the articles of these files and folders."""
+        report = self._writer.ingest_files(paths, follow_links, progress)
+        self.refresh()
+        return report
+
+    def upload(self, filename: str, content: bytes, metadata: dict[str, str] | None = None) -> IngestReport:
+        """Add or replace one uploaded article, read as a file of that name would be
+        (UnsupportedFile for a type that is never read)."""
+        report = self._writer.upload(filename, content, metadata)
+        self.refresh()
         return report
 
     def delete(self, doc_id: str) -> bool:
-        with self._write_lock:
-            existed = self.store.delete_document(doc_id)
-            self.refresh(force=True)
+        existed = self._writer.delete(doc_id)
+        self.refresh()
         return existed
 
-    def read_model(self) -> ReadModelManifest:
-        """The files of the read-model version this replica has open, for another replica to copy."""
-        folder = self.corpus.version.folder
-        return ReadModelManifest(prefix=self.store.prefix, generation=folder.name, format=readmodel.FORMAT,
-                                 files=[ReadModelFile(name, size) for name, size in readmodel.files(folder)])
+    def read_model(self) -> Manifest:
+        """The read-model version this replica has open, for another replica to copy."""
+        return Manifest.of(self.corpus.version.folder, self.store.prefix)
 
     def read_model_file(self, generation: str, name: str) -> Path | None:
         """One file of the open version, None unless `generation` is that version and `name`
         one of its files (nothing else under the data dir is ever served)."""
         folder = self.corpus.version.folder
-        if generation != folder.name or name not in {n for n, _ in readmodel.files(folder)}:
+        if generation != folder.name or name not in {n for n, _ in files(folder)}:
             return None
         return folder / name
+
+    def citation(self, citation_id: str) -> CitationDetail:
+        """A cited quote with its paragraph and neighbouring sentences (CitationNotFound)."""
+        return resolve_citation(self.corpus, citation_id)
+
+    def lookup(self, quote: str, limit: int, min_similarity: float) -> LookupResponse:
+        """Where a quote occurs: exact matches, then close ones."""
+        return lookup(self.corpus, quote, limit, min_similarity)
+
+    def verify(self, text: str, mode: str) -> VerifyResponse:
+        """Every quotation (or sentence) of a text checked against the corpus (TooMuchToVerify)."""
+        return verify(self.corpus, text, mode)
+
+    def reference(self, doc_id: str, style: Style) -> str | None:
+        """A reference to the document in `style`; None for an id the corpus does not hold."""
+        document = self.corpus.documents.get(doc_id)
+        return render(document, style) if document is not None else None
 
     def _scope(self, filters: Filters | None) -> tuple[Corpus, list[str] | None]:
         """The corpus and the ids of the documents a request may draw on (None: all). A filter
@@ -168,7 +202,8 @@ class QAService:
             conversation_id = self.conversations.new_id()
         resolved = resolve(question, previous)
         response = self.ask(resolved, top_k, filters)
-        self.conversations.remember(conversation_id, resolved, response)
+        answer_span = response.citations[0].answer_text if response.answered and response.citations else None
+        self.conversations.remember(conversation_id, Turn(resolved, answer_span))
         return msgspec.structs.replace(response, conversation_id=conversation_id, resolved_question=resolved)
 
     def run(self, question: str, top_k: int | None = None,
@@ -203,4 +238,4 @@ class QAService:
         return SearchResponse(query=query, hits=out, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-__all__ = ["QAService", "StoreUnavailable"]
+__all__ = ["QAService", "StoreUnavailable", "UnsupportedFile", "open_writer"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from qa.conversation import Conversations, Turn, carried_words, entities, is_follow_up, resolve
-from qa.schemas import AskResponse, Citation
 
 TRADE = "How much did China-Russia trade reach in 2023?"
 TRADE_2022 = ("Their economic ties have made rapid progress in recent years, with bilateral trade reaching "
@@ -56,13 +55,6 @@ def test_the_previous_short_answer_is_carried_first():
     assert carried_words(previous, "When was he appointed?")[0] == "Andrei Belousov"
 
 
-def _response(answer_text: str | None = None) -> AskResponse:
-    citations = [Citation(n=1, id="s", doc_id="d", title="t", passage_id="p", start=0, end=5, quote="quote",
-                          score=1.0, answer_text=answer_text)] if answer_text else []
-    return AskResponse(answered=bool(citations), answer="", sentences=[], citations=citations, confidence=0.9,
-                       took_ms=1.0)
-
-
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -73,18 +65,18 @@ class FakeClock:
 
 def test_the_store_keeps_the_last_turn_and_its_answer_span():
     store = Conversations(limit=10, ttl_seconds=60)
-    store.remember("a", "first?", _response())
-    store.remember("a", "second?", _response("Xinhua"))
+    store.remember("a", Turn("first?", None))
+    store.remember("a", Turn("second?", "Xinhua"))
     assert store.last_turn("a") == Turn(resolved="second?", answer_span="Xinhua")
     assert store.last_turn("unknown") is None
 
 
 def test_the_store_is_bounded_by_count_evicting_the_least_recently_used():
     store = Conversations(limit=2, ttl_seconds=60)
-    store.remember("a", "q", _response())
-    store.remember("b", "q", _response())
-    store.remember("a", "q again", _response())  # "a" is now the most recent
-    store.remember("c", "q", _response())
+    store.remember("a", Turn("q", None))
+    store.remember("b", Turn("q", None))
+    store.remember("a", Turn("q again", None))  # "a" is now the most recent
+    store.remember("c", Turn("q", None))
     assert len(store) == 2
     assert store.last_turn("b") is None and store.last_turn("a") and store.last_turn("c")
 
@@ -92,9 +84,9 @@ def test_the_store_is_bounded_by_count_evicting_the_least_recently_used():
 def test_the_store_forgets_conversations_older_than_the_ttl():
     clock = FakeClock()
     store = Conversations(limit=10, ttl_seconds=60, clock=clock)
-    store.remember("old", "q", _response())
+    store.remember("old", Turn("q", None))
     clock.now += 30
-    store.remember("recent", "q", _response())
+    store.remember("recent", Turn("q", None))
     clock.now += 31  # "old" is 61 s old, "recent" 31 s
     assert store.last_turn("old") is None
     assert store.last_turn("recent") is not None

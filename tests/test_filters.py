@@ -140,9 +140,9 @@ def test_a_filter_of_few_sentences_is_searched_exactly_even_in_a_large_corpus(se
 def test_filters_hold_after_a_document_is_removed(tmp_path, embedder, monkeypatch):
     """A deletion marks the document's rows removed while its code stays in the columns: a
     filter's mask spans every code (it was sized by the live documents and failed)."""
-    from index import readmodel
+    from index.readmodel import writing
 
-    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 1.0)  # three articles: keep the mark, no rewrite
+    monkeypatch.setattr(writing, "REMOVED_MAX_FRACTION", 1.0)  # three articles: keep the mark, no rewrite
     folder = tmp_path / "dated"
     folder.mkdir()
     for name, (text, metadata) in ARTICLES.items():

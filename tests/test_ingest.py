@@ -217,7 +217,7 @@ def test_a_delete_waits_for_one_batch_write_not_for_a_whole_ingest(tmp_path, emb
             release.wait(30)
             return embedder.embed(texts)
 
-    service._ingest_embedder = SlowEmbedder()
+    service._writer.embedder = SlowEmbedder()
     upload = threading.Thread(target=service.ingest, args=([SEEDS / "000_05abd8f469b4269b.txt"],))
     upload.start()
     try:

@@ -1,4 +1,4 @@
-"""The read model's files (index/readmodel.py) as the corpus opens them: every record the
+"""The read model's files (index/readmodel/) as the corpus opens them: every record the
 store's snapshot holds comes back at the same offsets, with the same words, vectors and
 BM25 scores; orphans stay out; a half-written folder is never opened."""
 
@@ -9,8 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from index import readmodel
 from index.lexical import terms, terms_of_many
+from index.readmodel import format as readmodel
+from index.readmodel import publish, publishing, writing
 from qa.corpus import Corpus
 
 
@@ -22,7 +23,7 @@ def snapshot(service):
 @pytest.fixture(scope="module")
 def opened(snapshot, tmp_path_factory) -> Corpus:
     folder = tmp_path_factory.mktemp("readmodel") / "g1"
-    readmodel.write(folder, readmodel.from_snapshot(snapshot), readmodel.State("g1", 0))
+    writing.write(folder, writing.from_snapshot(snapshot), readmodel.State("g1", 0))
     return Corpus.open(folder)
 
 
@@ -76,7 +77,7 @@ def test_orphans_are_left_out(snapshot, tmp_path):
     kept = dict(list(snapshot.documents.items())[1:])  # the first document's record is gone: its rest are orphans
     orphaned = snapshot.__class__(documents=kept, passages=snapshot.passages, sentences=snapshot.sentences,
                                   sentence_vectors=snapshot.sentence_vectors)
-    readmodel.write(tmp_path / "g", readmodel.from_snapshot(orphaned), readmodel.State("g", 0))
+    writing.write(tmp_path / "g", writing.from_snapshot(orphaned), readmodel.State("g", 0))
     corpus = Corpus.open(tmp_path / "g")
     assert set(corpus.documents) == set(kept)
     assert {p.doc_id for p in corpus.passages} == set(kept)
@@ -91,7 +92,7 @@ def test_only_committed_folders_are_used_and_old_generations_go(service, tmp_pat
     stale.mkdir(parents=True)
     folder.mkdir()
     (folder / "documents.msgpack").write_bytes(b"half written")  # no COMMITTED marker: a killed writer's
-    corpus = Corpus.load(service.store, settings)
+    corpus = Corpus(publish(service.store, settings))
     assert readmodel.is_committed(folder) and not stale.exists()
     assert len(corpus.passages) == len(service.corpus.passages)
 
@@ -142,7 +143,7 @@ def test_a_write_applies_only_the_changed_documents(embedder, tmp_path):
 
     def check() -> None:
         reference_folder = tmp_path / "reference" / service.store.generation()
-        readmodel.write(reference_folder, readmodel.from_snapshot(snapshot()), readmodel.State("reference", 0))
+        writing.write(reference_folder, writing.from_snapshot(snapshot()), readmodel.State("reference", 0))
         _same(service.corpus, Corpus.open(reference_folder))
 
     service.ingest([files[2]])  # added
@@ -167,15 +168,13 @@ def test_a_reader_older_than_the_change_log_reads_the_whole_store(service):
 def test_a_large_store_is_read_by_a_child_process(service, monkeypatch):
     """The whole-store rebuild of a large corpus runs in a child process (its transient
     objects never inflate the server) and gives the same version as in this process."""
-    import qa.corpus
-
-    monkeypatch.setattr(qa.corpus, "IN_PROCESS_REBUILD_MAX", 0)
+    monkeypatch.setattr(publishing, "IN_PROCESS_REBUILD_MAX", 0)
     children = []
-    real = readmodel.rebuild_in_child
-    monkeypatch.setattr(readmodel, "rebuild_in_child", lambda *args: children.append(args) or real(*args))
+    real = publishing.rebuild_in_child
+    monkeypatch.setattr(publishing, "rebuild_in_child", lambda *args: children.append(args) or real(*args))
     folder = readmodel.folder_for(service.settings.data_dir, service.store.prefix, service.store.generation())
     shutil.rmtree(folder)  # the service keeps its open files; the next load must rebuild
-    corpus = Corpus.load(service.store, service.settings)
+    corpus = Corpus(publish(service.store, service.settings))
     assert len(children) == 1 and readmodel.is_committed(folder)
     _same(corpus, service.corpus)
 
@@ -191,16 +190,16 @@ def test_a_new_reader_starts_from_the_latest_version_on_disk(embedder, tmp_path)
     store = Store.open(settings)
     files = sorted(SEEDS.glob("*.txt"))
     ingest(files[:2], store, embedder, settings, progress=False)
-    before = Corpus.load(store, settings)
+    before = Corpus(publish(store, settings))
     ingest(files[2:3], store, embedder, settings, progress=False)  # written by someone who did not read
     asked = []
     snapshot = store.snapshot
     store.snapshot = lambda doc_ids=None: asked.append(doc_ids) or snapshot(doc_ids)
-    after = Corpus.load(store, settings)
+    after = Corpus(publish(store, settings))
     assert after.generation != before.generation and asked and None not in asked
     assert set(after.documents) == {f.stem for f in files[:3]}
     reference = tmp_path / "reference"
-    readmodel.write(reference, readmodel.from_snapshot(snapshot()), readmodel.State("reference", 0))
+    writing.write(reference, writing.from_snapshot(snapshot()), readmodel.State("reference", 0))
     _same(after, Corpus.open(reference))
 
 
@@ -211,10 +210,10 @@ def _other_writer(service, tmp_path, age: float):
 
     settings = service.settings.replace(data_dir=str(tmp_path))
     folder = readmodel.folder_for(settings.data_dir, service.store.prefix, service.store.generation())
-    writing = readmodel._temporary(folder, 99999)
-    writing.mkdir(parents=True)
-    os.utime(writing, (time.time() - age, time.time() - age))
-    return settings, folder, writing
+    mark = readmodel.temporary(folder, 99999)
+    mark.mkdir(parents=True)
+    os.utime(mark, (time.time() - age, time.time() - age))
+    return settings, folder, mark
 
 
 def test_replicas_sharing_a_data_dir_write_a_version_once(service, tmp_path, monkeypatch):
@@ -222,24 +221,24 @@ def test_replicas_sharing_a_data_dir_write_a_version_once(service, tmp_path, mon
     same volume) waits for it and opens it, rather than writing its own copy."""
     import threading
 
-    settings, folder, writing = _other_writer(service, tmp_path, age=0)
+    settings, folder, mark = _other_writer(service, tmp_path, age=0)
     snapshot = service.store.snapshot()
 
     def other_replica_commits():
-        readmodel.write(folder, readmodel.from_snapshot(snapshot), readmodel.State(folder.name, 0))
-        shutil.rmtree(writing)
+        writing.write(folder, writing.from_snapshot(snapshot), readmodel.State(folder.name, 0))
+        shutil.rmtree(mark)
 
     written = []
-    monkeypatch.setattr(Corpus, "_write_next", staticmethod(lambda *args: written.append(args)))
+    monkeypatch.setattr(publishing, "_write_next", lambda *args: written.append(args))
     threading.Timer(0.3, other_replica_commits).start()
-    corpus = Corpus.load(service.store, settings)
+    corpus = Corpus(publish(service.store, settings))
     assert written == [] and corpus.generation == folder.name
     _same(corpus, service.corpus)
 
 
 def test_a_crashed_writers_leftover_is_not_waited_for(service, tmp_path):
     settings, folder, _ = _other_writer(service, tmp_path, age=120)
-    corpus = Corpus.load(service.store, settings)  # writes the version itself, at once
+    corpus = Corpus(publish(service.store, settings))  # writes the version itself, at once
     assert readmodel.is_committed(folder)
     _same(corpus, service.corpus)
 
@@ -264,7 +263,7 @@ def test_a_write_that_only_adds_links_the_files_before(embedder, tmp_path, monke
     def check() -> dict[str, int]:
         """Inodes of the current version's base files, and their tails' lengths."""
         reference = tmp_path / "reference" / service.store.generation()
-        readmodel.write(reference, readmodel.from_snapshot(service.store.snapshot()), readmodel.State("reference", 0))
+        writing.write(reference, writing.from_snapshot(service.store.snapshot()), readmodel.State("reference", 0))
         _same(service.corpus, Corpus.open(reference))
         corpus, columns = service.corpus, service.corpus.columns
         every = range(len(corpus.sentences))
@@ -336,13 +335,13 @@ def test_the_document_index_of_an_upload_extends_the_one_before(embedder, tmp_pa
     extended = DocumentIndex(service.corpus, before)
     assert len(read) == 1  # the new document's date only
     equal(extended, DocumentIndex(service.corpus))
-    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 1.0)
+    monkeypatch.setattr(writing, "REMOVED_MAX_FRACTION", 1.0)
     assert service.delete(files[0].stem)  # marked removed: extended again, nothing read
     read.clear()
     marked = DocumentIndex(service.corpus, extended)
     assert read == [] and files[0].stem not in {d for ids in marked.by_hash.values() for d in ids}
     equal(marked, DocumentIndex(service.corpus))
-    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 0.0)
+    monkeypatch.setattr(writing, "REMOVED_MAX_FRACTION", 0.0)
     assert service.delete(files[1].stem)  # the files written again: built anew
     read.clear()
     rebuilt = DocumentIndex(service.corpus, marked)
@@ -377,7 +376,7 @@ def test_a_removal_marks_the_rows_removed_until_the_files_are_written_again(embe
     files = sorted(SEEDS.glob("*.txt"))
     service.ingest(files[:5])
     monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 10.0)
-    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 10.0)
+    monkeypatch.setattr(writing, "REMOVED_MAX_FRACTION", 10.0)
     before = service.corpus
     vectors_file = os.stat(before.columns.vectors.base_file).st_ino
     gone, corrected = files[0].stem, files[1].stem
@@ -403,16 +402,16 @@ def test_a_removal_marks_the_rows_removed_until_the_files_are_written_again(embe
     everything = select(corpus, Filters(published_from=__import__("datetime").date(1900, 1, 1), undated="include"))
     assert sorted(everything.doc_ids) == sorted(corpus.documents)  # once each, the removed left out
     reference_folder = tmp_path / "reference" / "r1"  # write() clears the folder's siblings
-    readmodel.write(reference_folder, readmodel.from_snapshot(service.store.snapshot()), readmodel.State("r", 0))
+    writing.write(reference_folder, writing.from_snapshot(service.store.snapshot()), readmodel.State("r", 0))
     reference = Corpus.open(reference_folder)
     assert _alive(corpus) == _alive(reference) and corpus.documents == reference.documents
 
-    monkeypatch.setattr(readmodel, "REMOVED_MAX_FRACTION", 0.0)
+    monkeypatch.setattr(writing, "REMOVED_MAX_FRACTION", 0.0)
     assert service.delete(files[2].stem)  # past the fraction: every file written again, without them
     corpus = service.corpus
     assert not len(corpus.version.removed_passages) and not corpus.columns.removed.any()
     reference_folder = tmp_path / "reference" / "r2"
-    readmodel.write(reference_folder, readmodel.from_snapshot(service.store.snapshot()), readmodel.State("r", 0))
+    writing.write(reference_folder, writing.from_snapshot(service.store.snapshot()), readmodel.State("r", 0))
     _same(corpus, Corpus.open(reference_folder))
 
 
@@ -423,30 +422,29 @@ def test_a_writer_is_waited_for_from_the_moment_it_starts(service, tmp_path, mon
     (also when a child process wrote the version under its own name)."""
     import time
 
-    import qa.corpus
     from index.store import StoreUnavailable
 
     settings = service.settings.replace(data_dir=str(tmp_path))
     folder = readmodel.folder_for(settings.data_dir, service.store.prefix, service.store.generation())
     seen = []
 
-    def write_next(store, settings, folder, previous):
+    def write_next(store, settings, folder, previous, peer):
         started = time.monotonic()  # another replica seeing the new generation now waits for this write:
-        assert not readmodel.wait_for_writer(folder, timeout=0.2)
+        assert not publishing.wait_for_writer(folder, timeout=0.2)
         seen.append(time.monotonic() - started)
         with monkeypatch.context() as child:  # written under another process's name, as rebuild_in_child does
-            child.setattr(readmodel.os, "getpid", lambda: 99999)
-            readmodel.rebuild(store, folder)
+            child.setattr(writing.os, "getpid", lambda: 99999)
+            writing.rebuild(store, folder)
 
-    monkeypatch.setattr(Corpus, "_write_next", staticmethod(write_next))
-    corpus = Corpus.load(service.store, settings)
+    monkeypatch.setattr(publishing, "_write_next", write_next)
+    corpus = Corpus(publish(service.store, settings))
     assert len(seen) == 1 and seen[0] >= 0.2 and readmodel.is_committed(folder)
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
     _same(corpus, service.corpus)
 
     other = readmodel.folder_for(settings.data_dir, service.store.prefix, "another-generation")
-    monkeypatch.setattr(qa.corpus, "WRITER_WAIT_SECONDS", 0)
-    with pytest.raises(StoreUnavailable), readmodel.claimed(other):
+    monkeypatch.setattr(publishing, "WRITER_WAIT_SECONDS", 0)
+    with pytest.raises(StoreUnavailable), publishing.claimed(other):
         assert list(other.parent.glob(f"{other.name}.*.tmp"))  # marked while it runs
         raise StoreUnavailable("the store went away mid-write")
     assert not list(other.parent.glob(f"{other.name}.*"))
@@ -478,9 +476,9 @@ def test_a_replica_without_a_read_model_copies_a_peers_instead_of_reading_the_st
     settings = service.settings.replace(data_dir=str(tmp_path / "copy"), read_model_peer="http://peer")
     with monkeypatch.context() as patch, keyed_client(service) as client:
         patch.setattr(qa.peer, "client_for", lambda settings: contextlib.nullcontext(client))
-        patch.setattr(readmodel, "rebuild", whole_store_read)
-        patch.setattr(readmodel, "rebuild_in_child", whole_store_read)
-        copied = Corpus.load(service.store, settings)
+        patch.setattr(writing, "rebuild", whole_store_read)
+        patch.setattr(publishing, "rebuild_in_child", whole_store_read)
+        copied = Corpus(publish(service.store, settings, peer=qa.peer.configured(settings)))
     _same(copied, service.corpus)
     folder = copied.version.folder
     assert folder.parent == tmp_path / "copy" / "readmodel" / service.store.prefix
@@ -490,7 +488,7 @@ def test_a_replica_without_a_read_model_copies_a_peers_instead_of_reading_the_st
     assert all((folder / n).read_bytes() == (served / n).read_bytes() for n, _ in readmodel.files(folder))
 
     unreachable = service.settings.replace(data_dir=str(tmp_path / "store"), read_model_peer="http://127.0.0.1:9")
-    _same(Corpus.load(service.store, unreachable), service.corpus)
+    _same(Corpus(publish(service.store, unreachable, peer=qa.peer.configured(unreachable))), service.corpus)
     parent = tmp_path / "store" / "readmodel" / service.store.prefix
     assert [p.name for p in parent.iterdir()] == [service.store.generation()]
 
@@ -534,6 +532,6 @@ def test_a_whole_store_is_read_a_part_of_its_documents_at_a_time(service, snapsh
     version as one snapshot gives, BM25 and vectors included."""
     parts, whole = tmp_path / "parts" / "g", tmp_path / "whole" / "g"  # write() removes versions beside its own
     assert len(snapshot.documents) > 2
-    readmodel.write(parts, readmodel.from_store(service.store, part_documents=2), readmodel.State("parts", 0))
-    readmodel.write(whole, readmodel.from_snapshot(snapshot), readmodel.State("whole", 0))
+    writing.write(parts, writing.from_store(service.store, part_documents=2), readmodel.State("parts", 0))
+    writing.write(whole, writing.from_snapshot(snapshot), readmodel.State("whole", 0))
     _same(Corpus.open(parts), Corpus.open(whole))

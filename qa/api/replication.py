@@ -15,7 +15,7 @@ from litestar.response import Stream
 
 from qa.api.routing import get_or_head
 from qa.api.security import REPLICAS
-from qa.schemas import ReadModelManifest
+from qa.schemas import ReadModelFile, ReadModelManifest
 from qa.service import QAService
 
 
@@ -26,7 +26,9 @@ class ReadModelController(Controller):
 
     @get_or_head("/", sync_to_thread=True, summary="The open read-model version's files")
     def manifest(self, service: QAService) -> ReadModelManifest:
-        return service.read_model()
+        opened = service.read_model()  # the read model's own Manifest, sent in the wire's shape
+        return ReadModelManifest(prefix=opened.prefix, generation=opened.generation, format=opened.format,
+                                 files=[ReadModelFile(name, size) for name, size in opened.files])
 
     @get_or_head("/{generation:str}/{name:str}", sync_to_thread=True, summary="One file of the open read-model version",
                  media_type="application/octet-stream")

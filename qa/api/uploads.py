@@ -1,7 +1,7 @@
 """POST /documents (JSON), POST /uploads (a multipart file) and DELETE /documents/{doc_id}:
-changing the corpus over HTTP. Every write needs the API key (see qa.api.security) and
-runs the same pipeline as `qa ingest`: the upload is written to a private temporary
-folder under its validated file name and ingested from there.
+changing the corpus over HTTP. Every write needs the API key (see qa.api.security) and goes
+through the same writer as `qa ingest` (index/writer.py): the upload's content is read as a
+file of its validated name would be.
 
 The writes extend the read controller rather than sitting beside it: Litestar cannot
 merge two controllers that serve the same path (/documents/{doc_id}). The multipart upload
@@ -9,9 +9,6 @@ lives outside /documents so that no document id ("upload") is shadowed by it."""
 
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
@@ -23,12 +20,11 @@ from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_422_UNPROCESSABLE_ENTITY
 from msgspec import Meta
 
-from index.loading import SUPPORTED_SUFFIXES
 from qa.api.documents import DocIdParam, DocumentController
 from qa.api.security import WRITE
-from qa.service import QAService
+from qa.service import QAService, UnsupportedFile
 
-# A plain file name: no folders, no leading dot, so it can never point outside the temporary folder.
+# A plain file name, no folders and no leading dot: it becomes the document id and, with "upload:", its source.
 FileName = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
                                description="The article's file name; its suffix (.txt, .md, .html) says how to read "
                                            "it and its stem becomes the document id. Re-sending a name replaces that "
@@ -60,16 +56,12 @@ class IngestResult(msgspec.Struct):
 
 
 def _ingest(service: QAService, filename: str, content: bytes, metadata: ArticleMetadata | None) -> IngestResult:
-    if Path(filename).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise ClientException(f"unsupported file type {filename!r}: use one of {', '.join(SUPPORTED_SUFFIXES)}")
-    with tempfile.TemporaryDirectory(prefix="qa-upload-") as folder:
-        path = Path(folder) / filename
-        path.write_bytes(content)
-        if metadata is not None:
-            path.with_name(path.name + ".meta.json").write_text(json.dumps(msgspec.to_builtins(metadata)))
-        report = service.ingest([path], sources={path: f"upload:{filename}"})
+    try:
+        report = service.upload(filename, content, msgspec.to_builtins(metadata) if metadata is not None else None)
+    except UnsupportedFile as exc:
+        raise ClientException(str(exc)) from exc
     if report.skipped:
-        reason = report.skipped[0][1].replace(str(path), filename)
+        reason = report.skipped[0][1]
         raise ClientException(f"the article was not ingested: {reason}", status_code=HTTP_422_UNPROCESSABLE_ENTITY)
     status, doc_id = next((s, ids[0]) for s, ids in (("added", report.added), ("replaced", report.replaced),
                                                       ("unchanged", report.unchanged)) if ids)
