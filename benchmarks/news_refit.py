@@ -5,7 +5,7 @@ and half of squad2-dev's articles; scored on what none of them saw: news-headlin
 news-dev, seed-dev and the other half of squad2-dev. The confidence model is fit on the
 ranker's out-of-fold choices (5 folds by story), its threshold chosen on the training news
 for the most right decisions. Prints, per set: best sentence has gold, answered with gold,
-answered wrongly, unanswerable abstained, AUC. README "What was tried" quotes the output.
+answered wrongly, unanswerable abstained, AUC. benchmarks/HISTORY.md quotes the output.
 
     .venv/bin/python benchmarks/news_refit.py   # ~4 minutes on 2 cores
 """

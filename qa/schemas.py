@@ -32,7 +32,7 @@ class Filters(msgspec.Struct, forbid_unknown_fields=True):
     author: Annotated[Name | None, Meta(description="Part of an author's name (any case).")] = None
     undated: Annotated[Literal["exclude", "include"], Meta(description=(
         "Whether a date filter keeps articles without a known date (excluded by default; "
-        "responses never drop them silently: see the README)."))] = "exclude"
+        "responses never drop them silently: see docs/api.md, 'Filters')."))] = "exclude"
 
     def is_empty(self) -> bool:
         return not (self.doc_ids or self.published_from or self.published_to or self.publisher or self.author)
