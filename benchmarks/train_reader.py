@@ -24,9 +24,9 @@ logit against the null one), so that a sentence's score means the same in lists 
     .venv/bin/python benchmarks/train_reader.py --evaluate               # the held-out figures only
 
 Every `--checkpoint-minutes` it writes the whole training state to data/reader/state.pt and
-the checkpoint (fp16, trained parameters only) with its manifest to
-data/reader/reader.{safetensors,json}; a run resumes from there, or, on a fresh machine, from
-the shipped reader in qa/models/ (with a fresh optimiser). `--ship` copies the checkpoint into
+the checkpoint (fp16, trained parameters only, 11 MB) with its manifest to
+benchmarks/checkpoints/reader.{safetensors,json}, which are committed: a run resumes from
+there (with the optimiser's state when this machine has it, with a fresh one otherwise). `--ship` copies the checkpoint into
 qa/models/, after which benchmarks/calibrate_news.py fits its calibration (the two ship as a
 pair). The manifest records the data, steps, seed and the held-out figures of each checkpoint
 (the learning curve).
@@ -69,7 +69,10 @@ TRAIN_NEWS = [SHARED / "eval" / "news-bbc", *(ROOT / "benchmarks" / "data" / nam
 HELD_OUT_NEWS = [SHARED / "eval" / "news-dev", ROOT / "benchmarks" / "data" / "news-headline-3"]
 SQUAD2_DEV = SHARED / "eval" / "squad2-dev"
 WORK = ROOT / "data" / "reader"
-CHECKPOINT = WORK / "reader.safetensors"  # the latest; `--ship` copies it to qa/models (WEIGHTS_FILE)
+# The latest checkpoint, committed with the repository so that the next session resumes from it
+# on any machine (the optimiser's state, data/reader/state.pt, stays local); `--ship` copies it
+# to qa/models (WEIGHTS_FILE).
+CHECKPOINT = ROOT / "benchmarks" / "checkpoints" / "reader.safetensors"
 NULL_SHARE = 0.25  # of SQuAD 1.1's questions, trained with the answer's sentences removed
 NEWS_REPEATS = 2  # the training news is small and closest to what users ask
 
@@ -364,6 +367,7 @@ def save_checkpoint(model, manifest: dict) -> None:
 
     state = {k: v.half().contiguous().cpu() for k, v in reader_model.trained_state(model).items()}
     tmp = CHECKPOINT.with_suffix(".tmp")
+    CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(tmp))
     reader_model.manifest_file(CHECKPOINT).write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(CHECKPOINT)
@@ -417,7 +421,7 @@ def main() -> int:
 
     base = packaged_model_path()
     state_file = WORK / "state.pt"
-    # This machine's latest checkpoint, else the shipped one (a fresh machine resumes from the repository).
+    # The latest checkpoint, else the shipped reader.
     start_from = None if args.fresh else next((w for w in (CHECKPOINT, WEIGHTS_FILE) if w.exists()), None)
     model = reader_model.load(base, start_from) if start_from else reader_model.build(base, args.layers)
     manifest = reader_model.read_manifest(start_from) if start_from else {
