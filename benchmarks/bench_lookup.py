@@ -32,10 +32,11 @@ from reporting import write_report  # noqa: E402  (beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from index import readmodel  # noqa: E402
 from index.documents import Document, Passage, content_hash, span_id  # noqa: E402
 from index.loading import discover, read_document  # noqa: E402
 from index.pipeline import prepare  # noqa: E402
+from index.readmodel.format import State  # noqa: E402
+from index.readmodel.writing import from_snapshot, write  # noqa: E402
 from index.splitting import paragraph_spans, split_sentences  # noqa: E402
 from index.store import Snapshot  # noqa: E402
 from qa.corpus import Corpus  # noqa: E402
@@ -101,7 +102,7 @@ def build_corpus(target: int, seed: int, folders: list[Path] | None = None) -> C
     folder = scratch / "bench"
     snapshot = Snapshot(documents=documents, passages=passages, sentences=[],
                         sentence_vectors=np.zeros((0, 384), dtype=np.float32))
-    readmodel.write(folder, readmodel.from_snapshot(snapshot), readmodel.State("bench", 0))
+    write(folder, from_snapshot(snapshot), State("bench", 0))
     return Corpus.open(folder)
 
 

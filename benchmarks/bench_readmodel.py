@@ -1,7 +1,7 @@
 """What one write costs a reader at archive scale: the read model's new version after one
 article is added (or removed), at N passages, without Chroma.
 
-A synthetic read model (index/readmodel.py) of N passages (5 per document, 4 sentences per
+A synthetic read model (index/readmodel/) of N passages (5 per document, 4 sentences per
 passage, 10 distinct words per sentence, 40 per passage, a 200k-word vocabulary, zero
 vectors: only sizes matter here; documents dated over 25 years, from 20 outlets) is written once; then, `--writes` times, one article of 5
 passages is added and the next version made as a reader makes it after a POST: `apply` (the
@@ -33,9 +33,10 @@ from reporting import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from index import readmodel
 from index.documents import Document, Passage, Span, content_hash, span_id
 from index.lexical import Postings
+from index.readmodel import format as readmodel
+from index.readmodel import writing
 from index.store import Snapshot, sentence_records
 from qa.corpus import Corpus
 from qa.doc_index import document_index
@@ -96,10 +97,10 @@ def article(n: int, edition: str = "") -> Snapshot:
 def next_version(corpus: Corpus, root: Path, name: str, changed: set[str], snapshot: Snapshot) -> tuple[Corpus, dict]:
     times = {}
     t0 = time.perf_counter()
-    columns = readmodel.apply(corpus.columns, changed, snapshot)
+    columns = writing.apply(corpus.columns, changed, snapshot)
     times["apply"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    readmodel.write(root / name, columns, readmodel.State(name, 0))
+    writing.write(root / name, columns, readmodel.State(name, 0))
     times["write"] = time.perf_counter() - t0
     del columns
     t0 = time.perf_counter()
@@ -133,7 +134,7 @@ def main() -> int:
     passages, sentences = len(columns.passages), len(columns.sentences)
     built = time.perf_counter() - t0
     t0 = time.perf_counter()
-    readmodel.write(root / "g0", columns, readmodel.State("g0", 0))
+    writing.write(root / "g0", columns, readmodel.State("g0", 0))
     written = time.perf_counter() - t0
     del columns
     t0 = time.perf_counter()

@@ -41,9 +41,9 @@ from config import Settings, load_settings
 from index import pipeline
 from index.documents import Document, content_hash
 from index.embedding import Embedder, load_embedder
+from index.readmodel import publish
 from index.store import Store
 from qa.answer import Composer
-from qa.corpus import Corpus
 from qa.retrieval import Retriever
 from qa.schemas import Filters
 from qa.service import QAService
@@ -171,7 +171,7 @@ def build(settings: Settings, passages: int, seed: int, memo: bool) -> dict:
             writer.submit(batch)
     write_seconds = time.perf_counter() - started
     read_model_started = time.perf_counter()
-    Corpus.load(store, settings)  # the read model, as `qa ingest` leaves it
+    publish(store, settings)  # the read model, as `qa ingest` leaves it
     read_model_seconds = time.perf_counter() - read_model_started
     seconds = write_seconds + read_model_seconds
     return {"documents": documents, "passages": written, "sentences": sentences, "seconds": round(seconds, 1),
@@ -254,7 +254,7 @@ def write_profile(service: QAService, settings: Settings) -> dict:
         started = time.perf_counter()
         pipeline.ingest([path], service.store, embedder, settings, progress=False)
         written = time.perf_counter()
-        service.refresh(force=True)
+        service.refresh()
         opened = time.perf_counter()
         response = service.ask(NEW_QUESTION, filters=Filters(doc_ids=[path.stem]))
         answered = time.perf_counter()
