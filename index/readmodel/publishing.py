@@ -236,6 +236,7 @@ class Versions:
         self._lock = threading.Lock()
 
     def current(self) -> Version:
+        """The version of the store's current generation (one small read when it is unchanged)."""
         with self._lock:
             held = self.version
             if held is None or self.store.generation() != held.state.generation:
