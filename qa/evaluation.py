@@ -27,7 +27,6 @@ from tqdm import tqdm
 from config import Settings
 from index.embedding import load_embedder
 from index.loading import discover
-from index.pipeline import ingest
 from index.store import Store
 from qa.answer import Composition
 from qa.answer_models import AnswerModels
@@ -235,8 +234,9 @@ def open_dataset_service(dataset: Dataset, settings: Settings, models: AnswerMod
     `QAService` takes them."""
     eval_settings = settings.replace(data_dir=str(Path(settings.data_dir) / "eval" / dataset.name))
     store = Store.open(eval_settings, prefix=f"eval-{dataset.name}")
-    ingest(dataset.articles, store, load_embedder(eval_settings, threads=os.cpu_count() or 1), eval_settings)
-    return QAService(eval_settings, store, load_embedder(eval_settings), watch=False, models=models)  # nothing else writes it
+    service = QAService(eval_settings, store, load_embedder(eval_settings), watch=False, models=models)  # nothing else writes it
+    service.ingest(dataset.articles, progress=True)  # through the one writer; unchanged files are skipped
+    return service
 
 
 def run_cli(args: argparse.Namespace, settings: Settings) -> int:

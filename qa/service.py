@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 
 from config import Settings
+from index.documents import Document
 from index.embedding import Embedder, load_embedder
 from index.loading import UnsupportedFile
 from index.pipeline import IngestReport
@@ -165,6 +166,20 @@ class QAService:
         """A reference to the document in `style`; None for an id the corpus does not hold."""
         document = self.corpus.documents.get(doc_id)
         return render(document, style) if document is not None else None
+
+    def documents(self, filters: Filters | None) -> tuple[list[tuple[Document, int]], int]:
+        """The documents matching the filters (all without), each with its passage count, in id
+        order, and how many undated ones a date filter left out."""
+        corpus = self.corpus
+        selection = select(corpus, filters)
+        ids = sorted(corpus.documents if selection.doc_ids is None else selection.doc_ids)
+        return [(corpus.documents[i], corpus.passage_count(i)) for i in ids], selection.undated_excluded
+
+    def document(self, doc_id: str) -> tuple[Document, int] | None:
+        """The document with its passage count; None for an id the corpus does not hold."""
+        corpus = self.corpus
+        document = corpus.documents.get(doc_id)
+        return (document, corpus.passage_count(doc_id)) if document is not None else None
 
     def _scope(self, filters: Filters | None) -> tuple[Corpus, list[str] | None]:
         """The corpus and the ids of the documents a request may draw on (None: all). A filter

@@ -15,7 +15,6 @@ from qa.api.filters import provide_query_filters
 from qa.api.media import TEXT, alternative_media
 from qa.api.routing import get_or_head
 from qa.api.static import NO_FRAMING, page_policy
-from qa.filters import select
 from qa.highlight import BadHighlight, parse_ranges, render_html
 from qa.schemas import DocumentDetail, DocumentList, DocumentSummary, Filters, HighlightedRange
 from qa.service import QAService
@@ -46,20 +45,18 @@ class DocumentController(Controller):
 
     @get_or_head(sync_to_thread=False, summary="List the documents (all, or those matching the filters)")
     def list_documents(self, service: QAService, filters: Filters) -> DocumentList:
-        corpus = service.corpus
-        selection = select(corpus, filters)
-        ids = sorted(corpus.documents if selection.doc_ids is None else selection.doc_ids)
-        docs = [summary(corpus.documents[doc_id], corpus.passage_count(doc_id)) for doc_id in ids]
-        return DocumentList(documents=docs, total=len(docs), undated_excluded=selection.undated_excluded)
+        documents, undated_excluded = service.documents(filters)
+        docs = [summary(document, passages) for document, passages in documents]
+        return DocumentList(documents=docs, total=len(docs), undated_excluded=undated_excluded)
 
     @get_or_head("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text",
                  operation_class=alternative_media({MediaType.HTML: TEXT}))
     def get_document(self, request: Request, service: QAService, doc_id: DocIdParam, highlight: HighlightParam = None,
                      response_format: FormatParam = None) -> Response[DocumentDetail]:
-        corpus = service.corpus
-        document = corpus.documents.get(doc_id)
-        if document is None:
+        found = service.document(doc_id)
+        if found is None:
             raise NotFoundException(f"no document with id {doc_id!r}")
+        document, passages = found
         try:
             ranges = parse_ranges(highlight or [], len(document.text))
         except BadHighlight as exc:
@@ -68,7 +65,6 @@ class DocumentController(Controller):
             page = render_html(document, ranges)
             return Response(page, media_type=MediaType.HTML,
                             headers={"Content-Security-Policy": page_policy(page.encode()), **NO_FRAMING})
-        passages = corpus.passage_count(doc_id)
         return Response(DocumentDetail(
             **{f: getattr(summary(document, passages), f) for f in DocumentSummary.__struct_fields__},
             text=document.text,

@@ -65,8 +65,8 @@ def _ingest(service: QAService, filename: str, content: bytes, metadata: Article
         raise ClientException(f"the article was not ingested: {reason}", status_code=HTTP_422_UNPROCESSABLE_ENTITY)
     status, doc_id = next((s, ids[0]) for s, ids in (("added", report.added), ("replaced", report.replaced),
                                                       ("unchanged", report.unchanged)) if ids)
-    passages = service.corpus.passage_count(doc_id)
-    return IngestResult(id=doc_id, status=status, passages=passages)
+    found = service.document(doc_id)
+    return IngestResult(id=doc_id, status=status, passages=found[1] if found else 0)
 
 
 _WRITES = {"opt": {WRITE: True}, "security": [{"apiKey": []}]}  # the scheme is declared in the app's OpenAPI
