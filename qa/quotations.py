@@ -18,6 +18,7 @@ tests in tests/test_verify.py)."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import NamedTuple
 
 from index.splitting import split_sentences
@@ -28,6 +29,7 @@ MIN_QUOTE_WORDS = 3
 _CLOSERS = {'"': '"', "\u201c": "\u201d", "\u201e": "\u201c\u201d", "\u00ab": "\u00bb", "\u2039": "\u203a",
             "\u2018": "\u2019"}
 _SINGLE = {"\u2018"}  # their closing mark doubles as the apostrophe
+_OPENER = re.compile(f"[{''.join(_CLOSERS)}]")
 _BLOCK_LINE = re.compile(r"^[ \t]*>[ \t]?(.*)$", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _WORD = re.compile(r"\w+")
@@ -47,21 +49,26 @@ class Quotation(NamedTuple):
         return words.rstrip(".,;: ") or words
 
 
-def _closing(text: str, opener: int, limit: int) -> int | None:
-    """The index of the mark closing the quote opened at `opener`, before `limit`."""
-    closers = _CLOSERS[text[opener]]
-    for position in range(opener + 1, limit):
-        if text[position] in closers:
-            after = text[position + 1] if position + 1 < len(text) else " "
-            if text[opener] in _SINGLE and after.isalnum():  # an apostrophe: don’t, rock ’n’ roll
-                continue
-            return position
-    return None
+def _closing_marks(text: str) -> dict[str, list[int]]:
+    """Opening mark -> the offsets, in text order, of the marks of `text` that close it. A curly
+    single closing mark followed by a letter or digit is an apostrophe (don’t, rock ’n’ roll)."""
+    marks: dict[str, list[int]] = {}
+    for opener, closers in _CLOSERS.items():
+        offsets = [m.start() for m in re.finditer(f"[{closers}]", text)]
+        if opener in _SINGLE:
+            offsets = [o for o in offsets if not (o + 1 < len(text) and text[o + 1].isalnum())]
+        marks[opener] = offsets
+    return marks
+
+
+def _closing(marks: list[int], opener: int, limit: int) -> int | None:
+    """The first of the closing `marks` (offsets in text order) after `opener`, before `limit`."""
+    following = bisect_right(marks, opener)
+    return marks[following] if following < len(marks) and marks[following] < limit else None
 
 
 def _opens(text: str, position: int) -> bool:
-    if text[position] not in _CLOSERS:
-        return False
+    """The opening mark at `position` opens a quotation."""
     before = text[position - 1] if position else " "
     # A curly single mark after a letter is an apostrophe; a straight double quote after a
     # letter or digit is an inch or seconds sign more often than a quotation.
@@ -84,27 +91,41 @@ def _blocks(text: str) -> list[Quotation]:
     return out
 
 
+def _mark_quotations(text: str, blocks: list[Quotation]) -> list[Quotation]:
+    """The quotations between quote marks, read left to right: a quotation closes at the first
+    closing mark of its kind before the next blank line, and reading resumes after it (so the
+    quotations inside it are part of it); a mark inside a block quote opens nothing.
+
+    Linear in the text (but for a binary search per opening mark): the closing marks are listed
+    once, so a run of marks that never close is not read again from each one."""
+    breaks = [m.start() for m in _BLANK_LINE.finditer(text)] + [len(text)]
+    closing = _closing_marks(text)
+    found: list[Quotation] = []
+    block = 0  # the first block quote not wholly before the reading position
+    position = 0
+    while (opening := _OPENER.search(text, position)) is not None:
+        position = opening.start()
+        while block < len(blocks) and blocks[block].end <= position:
+            block += 1
+        if block < len(blocks) and blocks[block].start <= position:
+            position = blocks[block].end
+            continue
+        limit = breaks[bisect_right(breaks, position)]
+        close = _closing(closing[text[position]], position, limit) if _opens(text, position) else None
+        if close is None:
+            position += 1
+            continue
+        start, end = strip_span(text, position + 1, close)
+        if start < end:
+            found.append(Quotation(start, end, text[start:end]))
+        position = close + 1
+    return found
+
+
 def find_quotations(text: str) -> list[Quotation]:
     """The quotations of `text` in text order (see the module docstring for what counts)."""
     blocks = _blocks(text)
-    breaks = [m.start() for m in _BLANK_LINE.finditer(text)] + [len(text)]
-    found = list(blocks)
-    position = 0
-    while position < len(text):
-        inside = next((b for b in blocks if b.start <= position < b.end), None)
-        if inside is not None:
-            position = inside.end
-            continue
-        if _opens(text, position):
-            limit = next(b for b in breaks if b > position)
-            close = _closing(text, position, limit)
-            if close is not None:
-                start, end = strip_span(text, position + 1, close)
-                if start < end:
-                    found.append(Quotation(start, end, text[start:end]))
-                position = close + 1
-                continue
-        position += 1
+    found = blocks + _mark_quotations(text, blocks)
     return sorted((q for q in found if len(_WORD.findall(q.quote)) >= MIN_QUOTE_WORDS), key=lambda q: q.start)
 
 

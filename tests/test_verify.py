@@ -4,6 +4,8 @@ status of each kind of quote a draft may hold, POST /citations/verify and `qa ve
 from __future__ import annotations
 
 import json
+import re
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -41,6 +43,70 @@ def test_offsets_point_at_the_quotation_whatever_the_text(text):
         assert 0 <= q.start < q.end <= len(text)
         assert text[q.start : q.end] == q.quote
         assert q.quote == q.quote.strip()
+
+
+# Openers -> their closers, as the module docstring lists them; runs and mixes of marks with
+# words, line breaks, blank lines and block-quote markers between.
+OPENS = {'"': '"', "\u201c": "\u201d", "\u201e": "\u201c\u201d", "\u00ab": "\u00bb", "\u2039": "\u203a",
+         "\u2018": "\u2019"}
+MARK = st.sampled_from(list("\"\u201c\u201d\u201e\u00ab\u00bb\u2039\u203a\u2018\u2019"))
+ADVERSARIAL = st.lists(st.one_of(st.tuples(MARK, st.integers(1, 30)).map(lambda run: run[0] * run[1]),
+                                 st.lists(MARK, min_size=2, max_size=8).map("".join), WORD,
+                                 st.sampled_from([" ", " ", ", ", "\n", "\n\n", "\n> ", "don\u2019t"])),
+                       max_size=80).map("".join)
+
+
+def _marks_around(text: str, quote) -> tuple[int, int]:
+    """The offsets of the marks around a quotation (the whitespace next to them is not quoted)."""
+    return len(text[: quote.start].rstrip()) - 1, len(text) - len(text[quote.end :].lstrip())
+
+
+def _closes(text: str, opener: int, position: int) -> bool:
+    after = text[position + 1 : position + 2]
+    return text[position] in OPENS[text[opener]] and not (text[opener] == "\u2018" and after.isalnum())
+
+
+@settings(max_examples=500, deadline=None)
+@given(ADVERSARIAL)
+def test_runs_and_mixes_of_quote_marks_keep_the_contract(text):
+    found = find_quotations(text)
+    assert [q.start for q in found] == sorted(q.start for q in found)
+    for q in found:
+        assert text[q.start : q.end] == q.quote == q.quote.strip() and len(re.findall(r"\w+", q.quote)) >= MIN_QUOTE_WORDS
+    marked = [(q, *_marks_around(text, q)) for q in found if not q.block]
+    for q, opener, closer in marked:
+        assert text[opener] in OPENS and _closes(text, opener, closer)
+        assert not (text[opener] in "\"\u2018" and text[opener - 1 : opener].isalnum())  # not an apostrophe or inch
+        assert not any(_closes(text, opener, p) for p in range(opener + 1, closer))  # the first closer ends it
+        assert not re.search(r"\n[ \t]*\n", text[opener:closer])  # never across a blank line
+        assert not any(b.start <= opener < b.end for b in found if b.block)  # a block's marks open nothing
+    spans = sorted((opener, closer) for _, opener, closer in marked)
+    assert all(first[1] < second[0] for first, second in pairwise(spans))  # nested quotes are part of theirs
+
+
+@settings(max_examples=300, deadline=None)
+@given(ADVERSARIAL, ADVERSARIAL)
+def test_a_blank_line_ends_every_quotation(first, second):
+    text = first + "\n\n" + second
+    shifted = [q._replace(start=q.start + len(first) + 2, end=q.end + len(first) + 2) for q in find_quotations(second)]
+    assert find_quotations(text) == find_quotations(first) + shifted
+
+
+class _CountingText(str):
+    """A text that counts how often its characters are read by indexing."""
+
+    reads = 0
+
+    def __getitem__(self, key):
+        self.reads += 1
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize("run", ["\u201c" * 1000, "\u00ab" * 1000, "\u201e\u2018\u2039 w " * 300, "\u201c a" * 500])
+def test_marks_that_never_close_are_not_read_again_from_each_one(run):
+    text = _CountingText(f"He said {run} and left.")
+    assert find_quotations(text) == []
+    assert text.reads <= 3 * len(text)  # a reading from every opening mark to the end would be quadratic
 
 
 def test_apostrophes_short_quotes_and_block_quotes():
