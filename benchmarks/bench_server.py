@@ -10,7 +10,7 @@ Per corpus (the seeds, and the squad2-dev articles when ../shared/eval is there)
    dir, started after the server stopped, so the two never share the cores;
 5. embedding each question with the int8 MiniLM on one thread in this process, with no server
    running: /ask's p50 and p99 at concurrency 1 as multiples of that (the answer path's speed
-   budget: at most 5x and 15x).
+   budget: at most 12x and 30x, since the reader reads a few sentences per question).
 
     .venv/bin/python benchmarks/bench_server.py --duration 20 --corpus both   # or: make bench
 
@@ -250,7 +250,7 @@ def bench_corpus(name: str, folder: Path, questions: list[str], args: argparse.N
     result["ask_over_embedding"] = {
         "p50_c1": round(ask["c1"]["p50_ms"] / result["embed_question_ms_p50"], 2),
         "p99_c1": round(ask["c1"]["p99_ms"] / result["embed_question_ms_p50"], 2),
-        "budget": {"p50_c1": 5.0, "p99_c1": 15.0},
+        "budget": {"p50_c1": 12.0, "p99_c1": 30.0},
     }
     print(f"    embedding a question: p50 {result['embed_question_ms_p50']} ms; "
           f"/ask over embedding: {result['ask_over_embedding']}", flush=True)
