@@ -86,7 +86,7 @@ class _TermSets:
 class Lineage(NamedTuple):
     """A corpus version as later versions that add documents or mark some removed still hold it."""
 
-    base_identity: tuple[int, ...]  # its documents base file (index.readmodel.format.DocumentsBase.identity)
+    base_lineage: str  # its documents base (index.readmodel.format.DocumentsBase.lineage)
     later_ids: list[str]  # the ids of its documents after the base, in code order
     removed: np.ndarray  # the codes of its removed documents
 
@@ -166,17 +166,17 @@ class Corpus:
     def lineage(self) -> Lineage:
         """What a later version must still hold to be this one changed in place (`removed_since`)."""
         base = self.columns.documents_base
-        return Lineage(base.identity, self.doc_ids[base.count :], np.flatnonzero(self.columns.removed)) if base \
-            else Lineage((), [], np.zeros(0, dtype=np.int64))
+        return Lineage(base.lineage, self.doc_ids[base.count :], np.flatnonzero(self.columns.removed)) if base \
+            else Lineage("", [], np.zeros(0, dtype=np.int64))
 
     def removed_since(self, lineage: Lineage) -> np.ndarray | None:
         """The codes of the documents removed since that version, when this one is that one
-        with documents added after its own and some marked removed (the same documents base
-        file: a rewrite makes a new one; its later documents at their codes; its removed ones
+        with documents added after its own and some marked removed (a documents base of the
+        same lineage: a rewrite makes a new one; its later documents at their codes; its removed ones
         still removed); None when it is not. Tables made for that version then need only those
         documents taken out and the new ones added."""
         base = self.columns.documents_base
-        if base is None or not lineage.base_identity or base.identity != lineage.base_identity:
+        if base is None or not lineage.base_lineage or base.lineage != lineage.base_lineage:
             return None
         end = base.count + len(lineage.later_ids)
         if len(self.doc_ids) < end or self.doc_ids[base.count : end] != lineage.later_ids:

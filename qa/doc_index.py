@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -25,9 +26,10 @@ UNDATED = 0  # the date column of documents without a (readable) date; real date
 class MetadataColumns:
     """Per-document columns of the metadata that filters compare, indexed by the corpus's
     document codes (`Corpus.doc_code`): those of `previous` (the columns of an earlier version
-    that this corpus extends, see `Corpus.extends`), then those of the documents added since."""
+    that this corpus extends, see `Corpus.extends`), but for the codes `removed` since, which
+    are blank as the removed documents now are, then those of the documents added since."""
 
-    def __init__(self, corpus: Corpus, previous: MetadataColumns | None = None) -> None:
+    def __init__(self, corpus: Corpus, previous: MetadataColumns | None = None, removed: Sequence[int] = ()) -> None:
         first = len(previous.doc_ids) if previous is not None else 0
         documents = corpus.columns.documents[first:]  # by code: removed documents' too (filters leave them out)
         doc_ids = np.array(corpus.doc_ids[first:], dtype=object)
@@ -38,6 +40,8 @@ class MetadataColumns:
             doc_ids, published, publishers = (np.concatenate([before, after]) for before, after in (
                 (previous.doc_ids, doc_ids), (previous.published, published), (previous.publishers, publishers)))
             authors = previous.authors + authors
+        for code in removed:
+            published[code], publishers[code], authors[code] = UNDATED, "", ""
         self.doc_ids, self.published, self.publishers, self.authors = doc_ids, published, publishers, authors
 
 
@@ -87,7 +91,8 @@ class DocumentIndex:
             {length: list(words) for length, words in previous.terms_by_length.items()} if previous is not None else {}
         for term in vocabulary[seen:]:
             self.terms_by_length.setdefault(len(term), []).append(term)
-        self.metadata = MetadataColumns(corpus, previous.metadata if previous is not None else None)
+        self.metadata = MetadataColumns(corpus, previous.metadata, since.tolist()) if previous is not None else \
+            MetadataColumns(corpus)
         self.lineage = corpus.lineage
         self._corpus = weakref.ref(corpus)
 

@@ -503,6 +503,46 @@ def test_the_read_model_is_served_file_by_file_and_nothing_else(service, client)
         _served_file_by_file(service, keyed)
 
 
+@pytest.mark.parametrize("removed_max_fraction", [1.0, 0.0], ids=["marked removed", "written again"])
+def test_a_deleted_article_is_in_no_file_a_replica_copies(embedder, tmp_path, monkeypatch, removed_max_fraction):
+    """A takedown takes the text down: once DELETE /documents/{id} is answered, no file of the
+    version served to replicas holds the article's sentences or title, whether its rows are
+    only marked removed or the files written again, and whether it was in the documents base
+    or the tail; the other articles are still served and answered."""
+    from index.store import Store
+    from qa.service import QAService
+    from tests.conftest import SEEDS, make_settings
+
+    settings = make_settings(tmp_path / "data")
+    service = QAService(settings, Store.open(settings), embedder, watch=False)
+    files = sorted(SEEDS.glob("*.txt"))
+    service.ingest(files[:2])
+    monkeypatch.setattr(readmodel, "TAIL_MAX_FRACTION", 10.0)  # the third article goes in the tail
+    service.ingest(files[2:3])
+    monkeypatch.setattr(writing, "REMOVED_MAX_FRACTION", removed_max_fraction)
+    kept = service.corpus.documents[files[1].stem]
+    with keyed_client(service) as client:
+        for gone in (files[0].stem, files[2].stem):  # in the base, in the tail
+            corpus = service.corpus
+            sentences = [corpus.sentence_text(int(r)) for p in corpus.doc_passages(gone)
+                         for r in corpus.passage_sentences(p)]
+            others = [d.text for d in corpus.documents.values() if d.id != gone]
+            secrets = [corpus.documents[gone].title, *(s for s in sentences if len(s.split()) > 5
+                                                       and not any(s in text for text in others))]
+            assert len(secrets) > 5
+            assert client.delete(f"/documents/{gone}").status_code == 204
+            assert client.get(f"/documents/{gone}").status_code == 404
+            manifest = client.get("/read-model").json()
+            served = b"".join(client.get(f"/read-model/{manifest['generation']}/{f['name']}").content
+                              for f in manifest["files"])
+            assert bool(service.corpus.columns.removed.any()) == (removed_max_fraction == 1.0)
+            assert [s for s in secrets if s.encode() in served] == []
+            assert kept.text.encode() in served and kept.title.encode() in served
+    answer = service.ask("How long is Xi Jinping's visit to Europe?")
+    assert answer.answered and {c.doc_id for c in answer.citations} == {kept.id}
+    assert service.corpus.documents == {kept.id: kept}
+
+
 def _served_file_by_file(service, client) -> None:
     manifest = client.get("/read-model").json()
     folder = service.corpus.version.folder

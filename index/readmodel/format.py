@@ -7,7 +7,10 @@ per sentence, and memory-mappable arrays, so that the processes of one machine s
 copy through the page cache. One folder per generation under `<data_dir>/readmodel/<prefix>/`:
 
     documents.msgpack   the documents (text, title, metadata), in document-code order: the
-    documents_tail.msgpack  first ones, then those added since (as the vectors, see `Vectors`)
+    documents_tail.msgpack  first ones, then those added since (as the vectors, see `Vectors`);
+                        a removed document is only its id and content hash (`blanked`)
+    documents_lineage.json  an id shared by the versions whose documents.msgpack holds the same
+                        documents, but for those blanked when removed (`DocumentsBase`)
     passages.npy        per passage row: document code, start, end; rows sorted by document
                         code, then offset, so a document's passages are one run of rows
     sentence_bounds.npy passage p's sentences are rows sentence_bounds[p]:sentence_bounds[p+1]
@@ -34,13 +37,16 @@ A new generation is written from the previous one and the documents that changed
 the whole store when there is no previous one (writing.py). A version that only adds
 documents links the previous version's vectors.npy, documents.msgpack and BM25 postings
 instead of rewriting them (`Vectors`, `Bm25`, `DocumentsBase`), and a reader that held the
-previous version decodes only the documents added since (`read`)."""
+previous version decodes only the documents added since (`read`). No file of a version holds
+the text, title, source or metadata of a document it has removed, so that a takedown takes
+the text down (vocabulary.json keeps the analysed words, stems that ids refer to)."""
 
 from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -51,8 +57,9 @@ from index.lexical import LexicalIndex, Postings
 from index.store import VECTOR_DIM
 
 COMMITTED = "COMMITTED"
+LINEAGE = "documents_lineage.json"  # DocumentsBase.lineage of the version's documents.msgpack
 ID_DTYPE = "S20"  # index.documents.span_id: 20 hex characters
-FORMAT = "read model 9"  # written into COMMITTED: a folder of another format is rebuilt, never misread
+FORMAT = "read model 10"  # written into COMMITTED: a folder of another format is rebuilt, never misread
 ARRAYS = ("passages", "sentence_bounds", "sentences", "sentence_ids", "sentence_keys", "term_ids", "term_bounds",
           "passage_lengths", "removed")
 POSTINGS = ("indptr", "rows", "counts")
@@ -190,12 +197,20 @@ def linked_all(source: Path | None, target: Path, names: list[str]) -> bool:
 @dataclass
 class DocumentsBase:
     """The first `count` documents of a version, as committed in `file` (documents.msgpack):
-    the next version links that file when it keeps them all, and writes only the rest."""
+    the next version links that file when it keeps them all and removes none of them, and
+    writes only the rest. When it removes some, it writes them again with the removed ones
+    blanked (`file` None until then): the same documents but for the removed, so the same
+    `lineage`, and a reader that holds them blanks those instead of decoding the file again."""
 
-    file: Path
+    file: Path | None
     count: int
-    identity: tuple[int, ...] = ()  # the file's inode, size and time as opened: a reader of the next version
-    # that finds the same file (a link) reuses these documents instead of decoding them again
+    lineage: str = field(default_factory=lambda: uuid.uuid4().hex)  # new whenever other documents are written
+
+
+def blanked(document: Document) -> Document:
+    """A removed document as the files keep it: its id and content hash (what readers and
+    their document index take it out by), no text, title, source or metadata."""
+    return Document(id=document.id, title="", text="", source="", content_hash=document.content_hash)
 
 
 def linked(source: Path | None, target: Path) -> bool:
@@ -329,7 +344,8 @@ class Version:
 
 def read(folder: Path, previous: Version | None = None) -> Version:
     """Open a committed version; the arrays are memory-mapped. The documents that `previous`
-    (the version this reader holds) already decoded from the same file are taken from it."""
+    (the version this reader holds) already decoded from a file of the same lineage are taken
+    from it."""
     def array(name: str, scattered: bool = False) -> np.ndarray:
         mapped = np.load(folder / f"{name}.npy", mmap_mode="r")
         handle = getattr(mapped, "_mmap", None)  # where numpy's memmap keeps its mmap object
@@ -344,22 +360,17 @@ def read(folder: Path, previous: Version | None = None) -> Version:
     def postings(prefix: str) -> Postings:
         return Postings(*(array(f"{prefix}_{name}") for name in POSTINGS))
 
-    base_file = folder / "documents.msgpack"
-    identity = _identity(base_file)
-    known = previous.columns.documents_base if previous is not None else None
-    if known is not None and known.identity == identity:
-        documents = previous.columns.documents[: known.count]
-    else:
-        documents = msgspec.msgpack.decode(base_file.read_bytes(), type=list[Document])
+    arrays = {name: array(name) for name in ARRAYS}
+    lineage = msgspec.json.decode((folder / LINEAGE).read_bytes(), type=str)
+    base = _documents_base(folder, lineage, arrays["removed"], previous)
     tail = msgspec.msgpack.decode((folder / "documents_tail.msgpack").read_bytes(), type=list[Document])
     vocabulary = msgspec.json.decode((folder / "vocabulary.json").read_bytes(), type=list[str])
-    columns = Columns(documents=documents + tail,
-                      documents_base=DocumentsBase(base_file, len(documents), identity),
+    columns = Columns(documents=base + tail,
+                      documents_base=DocumentsBase(folder / "documents.msgpack", len(base), lineage),
                       vocabulary=vocabulary, vocabulary_ids=_word_ids(vocabulary, previous),
                       vectors=Vectors(array("vectors", scattered=True), array("vectors_tail", scattered=True),
                                       folder / "vectors.npy"),
-                      bm25=Bm25(postings("bm25"), postings("bm25_tail"), folder),
-                      **{name: array(name) for name in ARRAYS})
+                      bm25=Bm25(postings("bm25"), postings("bm25_tail"), folder), **arrays)
     removed_passages = np.flatnonzero(columns.removed[columns.passages[:, 0]]) if columns.removed.any() \
         else np.zeros(0, dtype=np.int64)
     bounds = columns.sentence_bounds
@@ -383,9 +394,17 @@ def _word_ids(vocabulary: list[str], previous: Version | None) -> dict[str, int]
     return ids
 
 
-def _identity(path: Path) -> tuple[int, ...]:
-    """What tells one file from another here: a link shares all of it; a file written later
-    under a reused inode number differs in time."""
-    info = path.stat()
-    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+def _documents_base(folder: Path, lineage: str, removed: np.ndarray, previous: Version | None) -> list[Document]:
+    """The documents of the version's documents.msgpack: those `previous` (the version this
+    reader holds) has of the same lineage, the ones removed since blanked as the file has them,
+    or else the file's, decoded. Not when `previous` has removed a document that this version
+    has not (an older version than its own): it no longer holds that one's text."""
+    known = previous.columns if previous is not None else None
+    base = known.documents_base if known is not None else None
+    if base is None or base.lineage != lineage or (known.removed[: base.count] & ~removed[: base.count]).any():
+        return msgspec.msgpack.decode((folder / "documents.msgpack").read_bytes(), type=list[Document])
+    documents = known.documents[: base.count]
+    for code in np.flatnonzero(removed[: base.count] & ~known.removed[: base.count]).tolist():
+        documents[code] = blanked(documents[code])
+    return documents
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from index.documents import Document
 from index.lexical import Postings, terms_of_many
-from index.readmodel.format import (ARRAYS, COMMITTED, FORMAT, ID_DTYPE, Bm25, Columns, DocumentsBase, Stacked, State,
-                                    Vectors, id_keys, keeps_base, linked, linked_all, temporary)
+from index.readmodel.format import (ARRAYS, COMMITTED, FORMAT, ID_DTYPE, LINEAGE, Bm25, Columns, DocumentsBase, Stacked,
+                                    State, Vectors, blanked, id_keys, keeps_base, linked, linked_all, temporary)
 from index.store import VECTOR_DIM, Snapshot, Store
 
 REMOVED_MAX_FRACTION = 1 / 16  # removed documents' rows are dropped (every file rewritten) beyond this share of sentences
@@ -143,7 +143,8 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
     rows are only marked removed (`removed`; readers never reach them) while the removed rows
     stay within REMOVED_MAX_FRACTION of all, so that a correction or a deletion in a large
     archive costs its own rows; beyond that, every removed row is dropped and the files
-    written whole again."""
+    written whole again. Either way no document the new version removes keeps its text in it:
+    a marked one is `blanked`, and the documents base is written again when it held one."""
     removed = previous.removed | np.array([d.id in changed for d in previous.documents], dtype=bool)
     removed_passages = removed[previous.passages[:, 0]] if len(previous.passages) else np.zeros(0, dtype=bool)
     marks = int(np.diff(previous.sentence_bounds)[removed_passages].sum()) <= \
@@ -155,6 +156,8 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
     passages = previous.passages[keep_passage].copy()
     passages[:, 0] = new_code[passages[:, 0]]
     kept_documents = [d for d, keep in zip(previous.documents, keep_doc) if keep]
+    for code in np.flatnonzero(removed[keep_doc] & ~previous.removed[keep_doc]).tolist():
+        kept_documents[code] = blanked(kept_documents[code])
     vocabulary = dict(previous.vocabulary_ids) if previous.vocabulary_ids else \
         {w: i for i, w in enumerate(previous.vocabulary)}
     added = _records([d for d in snapshot.documents.values() if d.id in changed], snapshot, vocabulary,
@@ -174,12 +177,9 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
             return np.concatenate([old, old[-1] + new[1:]])
         return _bounds(np.concatenate([np.diff(old)[mask], np.diff(new)]))
 
-    base = previous.documents_base
-    base_kept = base is not None and keeps_base(keep_doc, base.file, len(kept_documents) + len(added.documents)
-                                                  - base.count, base.count)
     return Columns(
         documents=kept_documents + added.documents,
-        documents_base=base if base_kept else None,
+        documents_base=_documents_base(previous, keep_doc, removed, len(kept_documents) + len(added.documents)),
         passages=np.concatenate([passages, added.passages]),
         sentence_bounds=bounds(previous.sentence_bounds, passage_mask, added.sentence_bounds),
         sentences=kept(previous.sentences, sentence_mask, added.sentences),
@@ -195,14 +195,27 @@ def apply(previous: Columns, changed: set[str], snapshot: Snapshot) -> Columns:
                                     len(added.vocabulary)))
 
 
+def _documents_base(previous: Columns, keep_doc: np.ndarray, removed: np.ndarray,
+                    documents: int) -> DocumentsBase | None:
+    """The next version's documents base: the previous one linked when the next keeps all of
+    its documents, removes none of them and its tail stays small; the same documents written
+    again (the removed ones blanked) when it removes some; else none (written whole)."""
+    base = previous.documents_base
+    if base is None or not keeps_base(keep_doc, base.file, documents - base.count, base.count):
+        return None
+    if (removed[: base.count] & ~previous.removed[: base.count]).any():
+        return DocumentsBase(None, base.count, base.lineage)  # a takedown: its text must not stay in a linked file
+    return base
+
+
 def write(folder: Path, columns: Columns, state: State) -> None:
     """Write a version into `folder` (atomically: a temporary folder, renamed when complete)
     and remove the other committed versions beside it."""
     tmp = staging(folder)
-    base = columns.documents_base
-    if base is None or not linked(base.file, tmp / "documents.msgpack"):
-        base = DocumentsBase(tmp / "documents.msgpack", len(columns.documents))
-        base.file.write_bytes(msgspec.msgpack.encode(columns.documents))
+    base = columns.documents_base or DocumentsBase(None, len(columns.documents))
+    if not linked(base.file, tmp / "documents.msgpack"):
+        (tmp / "documents.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents[: base.count]))
+    (tmp / LINEAGE).write_bytes(msgspec.json.encode(base.lineage))
     (tmp / "documents_tail.msgpack").write_bytes(msgspec.msgpack.encode(columns.documents[base.count :]))
     for name in ARRAYS:
         np.save(tmp / f"{name}.npy", getattr(columns, name))
