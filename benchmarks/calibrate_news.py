@@ -160,6 +160,7 @@ def main() -> int:
     candidates = sorted({round(float(p), 5) for q in fit.values() for p in calibrated(q)})
     scores = [sum(decisions_score(q, calibrated(q), t) for q in fit.values()) for t in candidates]
     threshold = candidates[int(np.argmax(scores))]
+    print(f"fit sets at min_confidence {threshold:.5f}: right decisions plus utility {max(scores)}")
     unanswerable = ~np.concatenate([q.answerable for q in fit.values()])
     kept = int((np.concatenate([calibrated(q) for q in fit.values()])[unanswerable] < threshold).sum())
 
@@ -174,7 +175,8 @@ def main() -> int:
                                     DEFAULTS_FILE.read_text(), flags=re.M))
     report = {"features": features, "coef": dict(zip(features, (round(c, 4) for c in coef))),
               "intercept": round(intercept, 4), "min_confidence": threshold, "fit_on": list(fit),
-              "pairs_with": pairs_with, "unanswerable_abstained_on_fit_sets": kept, "pick": pick_report, "ece": {}}
+              "pairs_with": pairs_with, "unanswerable_abstained_on_fit_sets": kept,
+              "right_decisions_plus_utility_on_fit_sets": max(scores), "pick": pick_report, "ece": {}}
     held_out = {} if args.no_report else \
         {f.name: Questions(f, features, models) for f in REPORT_ON if (f / "questions.jsonl").exists()}
     for name, q in (fit | held_out).items():
