@@ -1,6 +1,7 @@
 """Request ids: every response carries an X-Request-ID (the caller's, when it is a sane
 token, else a new one), and every log line written while serving it names it, so that a
-user's report can be matched to the server's log. One access line is logged per request.
+user's report can be matched to the server's log. One access line is logged per request,
+with the status the client got (499 when it hung up first, see qa/api/outcomes.py).
 
 The middleware picks the id and logs; the header is added by an app-level before_send hook,
 because the responses to routing errors (an unknown path: 404, 405) are sent from outside
@@ -19,6 +20,8 @@ from litestar.datastructures import Headers, MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from qa.api.outcomes import Outcome
 
 HEADER = "X-Request-ID"
 _SAFE = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # anything else could forge log lines or headers
@@ -56,19 +59,12 @@ class RequestIdMiddleware(ASGIMiddleware):
         request_id = _request_id(scope)
         token = current.set(request_id)
         started = time.perf_counter()
-        status = 500  # what the client sees if the app dies before answering
-
-        async def send_and_note_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        outcome = Outcome(receive, send)
         try:
-            await next_app(scope, receive, send_and_note_status)
+            await next_app(scope, outcome.receive, outcome.send)
         finally:
             # raw_path keeps its percent-encoding: a path cannot forge a line break in the log.
-            access_log.info("%s %s %d %.1f ms", scope["method"], scope["raw_path"].decode("latin-1"), status,
+            access_log.info("%s %s %d %.1f ms", scope["method"], scope["raw_path"].decode("latin-1"), outcome.status,
                             (time.perf_counter() - started) * 1000)
             current.reset(token)
 
