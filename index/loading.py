@@ -15,6 +15,7 @@ from pathlib import Path
 import msgspec
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+UPLOAD = "upload:"  # an uploaded article's source: this, then its file name
 METADATA_FIELDS = ("title", "author", "date", "publisher", "url")
 
 
@@ -48,6 +49,21 @@ def document_id(path: Path) -> str:
 
     Re-ingesting a file at the same place replaces that document."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", str(path.with_suffix(""))).strip("-") or "document"
+
+
+def source_name(source: str, doc_id: str) -> tuple[str, ...]:
+    """The name a document's id was made from, as path parts: the shortest end of its
+    source's path that gives the id (`corpus/a/report.txt` for `a-report`: `a/report.txt`;
+    `upload:moon story.txt`: `moon story.txt`), whichever folder it was ingested from."""
+    parts = Path(source.removeprefix(UPLOAD)).parts
+    return next((parts[-n:] for n in range(1, len(parts) + 1) if document_id(Path(*parts[-n:])) == doc_id), parts)
+
+
+def same_file(source: str, other: str, doc_id: str) -> bool:
+    """Whether two documents of the id `doc_id`, read from `source` and `other`, come from
+    the same file name: a new version of an article replaces the stored one (a correction),
+    but `a.html` never takes over the id of `a.txt`, nor `moon-story.txt` that of `moon story.txt`."""
+    return source_name(source, doc_id) == source_name(other, doc_id)
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -166,7 +182,7 @@ def uploaded(filename: str, content: bytes, metadata: Mapping[str, object] | Non
     path = Path(filename)
     _supported(path)
     try:
-        document = parse(path, content, source=f"upload:{filename}")
+        document = parse(path, content, source=UPLOAD + filename)
     except UnreadableFile as exc:
         return Skipped(filename, str(exc))
     document.metadata.update(metadata_fields(metadata or {}))

@@ -22,11 +22,20 @@ from index.bylines import find_byline
 from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
-from index.loading import ArticleFiles, RawDocument, Skipped
+from index.loading import ArticleFiles, RawDocument, Skipped, same_file
 from index.store import DocumentRecords, Store, sentence_records
 
 log = logging.getLogger(__name__)
 WRITE_BATCH_PASSAGES = 256  # documents are written to Chroma in batches of about this many passages
+
+
+class Taken(msgspec.Struct):
+    """A document that was not written (it is among the skipped too): its id is held by a
+    stored document read from another file, `holder` its source."""
+
+    doc_id: str
+    source: str
+    holder: str
 
 
 class IngestReport(msgspec.Struct):
@@ -34,6 +43,7 @@ class IngestReport(msgspec.Struct):
     replaced: list[str] = []
     unchanged: list[str] = []
     skipped: list[tuple[str, str]] = []
+    taken: list[Taken] = []
     passages: int = 0
     sentences: int = 0
     seconds: float = 0.0
@@ -139,20 +149,25 @@ class BatchWriter:
 
 
 def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True,
-           follow_links: bool = False, write_lock: contextlib.AbstractContextManager | None = None) -> IngestReport:
+           follow_links: bool = False, write_lock: contextlib.AbstractContextManager | None = None,
+           replace: bool = False) -> IngestReport:
     """`ingest_documents` of the article files under `paths`; `follow_links` also ingests links
     that point out of the folders given."""
-    return ingest_documents(ArticleFiles(list(paths), follow_links), store, embedder, settings, progress, write_lock)
+    return ingest_documents(ArticleFiles(list(paths), follow_links), store, embedder, settings, progress, write_lock,
+                            replace)
 
 
 def ingest_documents(documents: Iterable[RawDocument | Skipped], store: Store, embedder: Embedder,
                      settings: Settings, progress: bool = True,
-                     write_lock: contextlib.AbstractContextManager | None = None) -> IngestReport:
+                     write_lock: contextlib.AbstractContextManager | None = None,
+                     replace: bool = False) -> IngestReport:
     """Write these documents to the store: each cleaned, split and embedded, then written in
     batches; a document the store already holds as it is stays unchanged, and what was not
-    read is reported as skipped. `write_lock` is held around each batch write and the orphan
-    sweep only, not while embedding: other writers of the process wait for one batch, not for
-    a whole large upload."""
+    read is reported as skipped. A stored document is replaced by a new version of its own
+    file (the same name, index.loading.same_file); one of another name whose id is the same
+    is skipped and reported as `taken` unless `replace`. `write_lock` is held around each
+    batch write and the orphan sweep only, not while embedding: other writers of the process
+    wait for one batch, not for a whole large upload."""
     from time import perf_counter
 
     from tqdm import tqdm
@@ -182,11 +197,16 @@ def ingest_documents(documents: Iterable[RawDocument | Skipped], store: Store, e
             if isinstance(raw, Skipped):
                 skip(raw.name, raw.reason)
                 continue
+            stored = store.get_document(raw.doc_id)
+            if stored is not None and not replace and not same_file(stored.source, raw.source, raw.doc_id):
+                report.taken.append(Taken(raw.doc_id, raw.source, stored.source))
+                skip(raw.source, f"same document id {raw.doc_id!r} as {stored.source}, already stored: "
+                                 "rename one of them, or ask to replace it")
+                continue
             document = prepare(raw)
             if document is None:
                 skip(raw.source, "no text left after cleaning")
                 continue
-            stored = store.get_document(document.id)
             if stored is not None and stored.content_hash == document.content_hash and stored.title == document.title \
                     and {k: v for k, v in stored.metadata.items() if k != "ingested_at"} == document.metadata:
                 report.unchanged.append(document.id)

@@ -30,24 +30,28 @@ class Writer:
         self.embedder: Embedder | None = None  # loaded on the first write, with every core: most replicas only read
         self._lock = threading.Lock()
 
-    def ingest(self, documents: Iterable[RawDocument | Skipped], progress: bool = False) -> IngestReport:
-        """Add or replace these documents (index/pipeline.py), then publish."""
+    def ingest(self, documents: Iterable[RawDocument | Skipped], progress: bool = False,
+               replace: bool = False) -> IngestReport:
+        """Add or replace these documents (index/pipeline.py), then publish. A document whose id
+        is held by one read from a file of another name is skipped (`taken`) unless `replace`."""
         with self._lock:
             if self.embedder is None:
                 self.embedder = load_embedder(self.settings, threads=os.cpu_count() or 1)
         report = ingest_documents(documents, self.store, self.embedder, self.settings, progress=progress,
-                                  write_lock=self._lock)
+                                  write_lock=self._lock, replace=replace)
         self.versions.current()
         return report
 
-    def ingest_files(self, paths: list[Path], follow_links: bool = False, progress: bool = False) -> IngestReport:
+    def ingest_files(self, paths: list[Path], follow_links: bool = False, progress: bool = False,
+                     replace: bool = False) -> IngestReport:
         """`ingest` of the article files under `paths` (index/loading.py)."""
-        return self.ingest(ArticleFiles(paths, follow_links), progress)
+        return self.ingest(ArticleFiles(paths, follow_links), progress, replace)
 
-    def upload(self, filename: str, content: bytes, metadata: Mapping[str, object] | None = None) -> IngestReport:
+    def upload(self, filename: str, content: bytes, metadata: Mapping[str, object] | None = None,
+               replace: bool = False) -> IngestReport:
         """`ingest` of one uploaded article (index.loading.uploaded); UnsupportedFile for a name
         of a type that is never read."""
-        return self.ingest([uploaded(filename, content, metadata)])
+        return self.ingest([uploaded(filename, content, metadata)], replace=replace)
 
     def delete(self, doc_id: str) -> bool:
         """Remove a document, then publish; whether there was one. The lock is held until the

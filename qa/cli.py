@@ -42,9 +42,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     # Ingest owns the machine: the writer's embedder uses every core. The writer also publishes
     # the read model's new version: servers open it instead of reading Chroma.
     report = open_writer(settings).ingest_files([p for p in args.paths if p.exists()], args.follow_links,
-                                                progress=not args.quiet)
+                                                progress=not args.quiet, replace=args.replace)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    if report.taken:
+        print(f"{len(report.taken)} file(s) skipped because another file's document holds their id: "
+              "rename them, or ingest them with --replace to replace those documents", file=sys.stderr)
     print(f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
           f"skipped {len(report.skipped)}; {report.passages} passages, {report.sentences} sentences "
           f"in {report.seconds:.1f} s")
@@ -196,7 +199,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.ingest_seeds:
         seeds = Path(settings.seeds_dir)
         if seeds.exists():
-            cmd_ingest(argparse.Namespace(paths=[seeds], quiet=False, follow_links=False), settings)
+            cmd_ingest(argparse.Namespace(paths=[seeds], quiet=False, follow_links=False, replace=False), settings)
     # Settings reach the workers through the environment (QA_* variables).
     os.environ["QA_HOST"], os.environ["QA_PORT"] = args.host or settings.host, str(args.port or settings.port)
     # The rate limit keys on the client address: only listed proxies may name another one
@@ -258,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--follow-links", action="store_true",
                    help="also ingest symbolic links that point outside the folders given")
+    p.add_argument("--replace", action="store_true",
+                   help="let a file replace a stored document of the same id read from a file of another name "
+                        "(a.txt after a.html); without it such a file is skipped and reported. A file of the same "
+                        "name always replaces its own document")
     p.set_defaults(run=cmd_ingest)
 
     p = sub.add_parser("delete", help="remove documents by id")

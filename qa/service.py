@@ -120,16 +120,20 @@ class QAService:
                 self._corpus = Corpus(version, previous=self._corpus)
                 log.info("corpus reloaded: %d passages", len(self._corpus.passages))
 
-    def ingest(self, paths: list[Path], progress: bool = False, follow_links: bool = False) -> IngestReport:
-        """Add or replace the articles of these files and folders."""
-        report = self._writer.ingest_files(paths, follow_links, progress)
+    def ingest(self, paths: list[Path], progress: bool = False, follow_links: bool = False,
+               replace: bool = False) -> IngestReport:
+        """Add or replace the articles of these files and folders (one whose id another file's
+        document holds only with `replace`)."""
+        report = self._writer.ingest_files(paths, follow_links, progress, replace)
         self.refresh()
         return report
 
-    def upload(self, filename: str, content: bytes, metadata: dict[str, str] | None = None) -> IngestReport:
+    def upload(self, filename: str, content: bytes, metadata: dict[str, str] | None = None,
+               replace: bool = False) -> IngestReport:
         """Add or replace one uploaded article, read as a file of that name would be
-        (UnsupportedFile for a type that is never read)."""
-        report = self._writer.upload(filename, content, metadata)
+        (UnsupportedFile for a type that is never read; reported `taken` when another file's
+        document holds its id, unless `replace`)."""
+        report = self._writer.upload(filename, content, metadata, replace)
         self.refresh()
         return report
 

@@ -155,6 +155,36 @@ def test_same_stem_files_in_a_folder_are_never_lost(tmp_path, embedder, store_an
     assert "bridge held" in store.get_document("b-report").text
 
 
+def test_a_file_of_another_name_never_takes_over_a_stored_id_unless_asked(tmp_path, embedder, store_and_settings):
+    """`a.html` ingested, then `a.txt` in another run: both would be `a`. The second is skipped
+    and reported, the stored article kept, unless replacing is asked for; a new version of
+    `a.html` itself (from any folder) is a correction and replaces it."""
+    store, settings = store_and_settings
+    html, txt = tmp_path / "a.html", tmp_path / "other" / "a.txt"
+    txt.parent.mkdir()
+    html.write_text("<html><head><title>Harbour Report</title></head><body><article><h1>Harbour Report</h1>"
+                    "<p>The harbour reopened on Monday after the storm, officials said in a statement.</p>"
+                    "<p>Ferries will run on the winter timetable until the end of the month.</p></article></body></html>")
+    txt.write_text("Bridge Report\n\nThe bridge closed on Tuesday for repairs to its northern span.\n")
+    assert ingest([html], store, embedder, settings, progress=False).added == ["a"]
+
+    refused = ingest([txt], store, embedder, settings, progress=False)
+    assert not refused.added and not refused.replaced and [t.holder for t in refused.taken] == [str(html)]
+    assert [(path, "same document id 'a'" in reason and str(html) in reason) for path, reason in refused.skipped] \
+        == [(str(txt), True)]
+    assert "harbour reopened" in store.get_document("a").text
+
+    html.write_text(html.read_text().replace("Monday", "Sunday"))
+    moved = tmp_path / "moved" / "a.html"
+    moved.parent.mkdir()
+    shutil.copy(html, moved)
+    assert ingest([moved], store, embedder, settings, progress=False).replaced == ["a"]
+
+    forced = ingest([txt], store, embedder, settings, progress=False, replace=True)
+    assert forced.replaced == ["a"] and not forced.taken
+    assert "bridge closed" in store.get_document("a").text and store.get_document("a").source == str(txt)
+
+
 def test_links_out_of_the_folder_are_refused_unless_asked(tmp_path, embedder, store_and_settings):
     store, settings = store_and_settings
     secret = tmp_path / "outside.txt"

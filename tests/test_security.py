@@ -98,6 +98,31 @@ def test_multipart_upload_and_unusable_files(writer):
     assert writer.delete("/documents/note", headers=key).status_code == 204
 
 
+def test_an_upload_of_another_name_never_takes_over_an_id_unless_asked(writer, writable):
+    """`story.txt`, then `story.html` or `story.md`: a 409 naming both, the first kept; the
+    same name again is a correction and replaces; replace=true lets another name replace."""
+    key = {"X-API-Key": KEY}
+    html = f"<html><body><article><h1>Moon Story</h1><p>{ARTICLE}</p></article></body></html>".encode()
+    assert writer.post("/uploads", files={"file": ("story.txt", ARTICLE.encode(), "text/plain")},
+                       headers=key).json()["status"] == "added"
+    for response in (writer.post("/uploads", files={"file": ("story.html", html, "text/html")}, headers=key),
+                     writer.post("/documents", json={"filename": "story.md", "content": ARTICLE}, headers=key)):
+        assert response.status_code == 409, response.text
+        detail = response.json()["detail"]
+        assert "upload:story.txt" in detail and ("story.html" in detail or "story.md" in detail)
+        assert "replace=true" in detail
+    assert writable.corpus.documents["story"].source == "upload:story.txt"
+
+    corrected = writer.post("/uploads", files={"file": ("story.txt", ARTICLE.encode() + b"\n\nA correction.\n")},
+                            headers=key)
+    assert corrected.json()["status"] == "replaced" and "A correction." in writable.corpus.documents["story"].text
+    forced = writer.post("/uploads", params={"replace": "true"}, files={"file": ("story.html", html, "text/html")},
+                         headers=key)
+    assert forced.status_code == 200 and forced.json()["status"] == "replaced", forced.text
+    assert writable.corpus.documents["story"].source == "upload:story.html"
+    assert writer.delete("/documents/story", headers=key).status_code == 204
+
+
 @pytest.mark.parametrize("payload", [
     {}, {"filename": "a.txt"}, {"content": "x"}, {"filename": "", "content": "x"}, {"filename": "a.txt", "content": ""},
     {"filename": "a.txt", "content": 5}, {"filename": "a.txt", "content": "x", "extra": 1},

@@ -16,8 +16,8 @@ from litestar import delete, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import Body
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.params import Body, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
 from msgspec import Meta
 
 from qa.api.documents import DocIdParam, DocumentController
@@ -28,8 +28,12 @@ from qa.service import QAService, UnsupportedFile
 FileName = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
                                description="The article's file name; its suffix (.txt, .md, .html) says how to read "
                                            "it and its stem becomes the document id. Re-sending a name replaces that "
-                                           "document.")]
+                                           "document; another name of the same id (a.html after a.txt) is a 409 "
+                                           "unless replace=true.")]
 Field = Annotated[str, Meta(max_length=2000)]
+ReplaceParam = Annotated[bool, Parameter(
+    description="Let this file replace a document of the same id read from a file of another name (`a.html` after "
+                "`a.txt`); without it that is a 409. A file of the same name always replaces its own document.")]
 
 class ArticleMetadata(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     title: Field | None = None
@@ -55,11 +59,18 @@ class IngestResult(msgspec.Struct):
     passages: int
 
 
-def _ingest(service: QAService, filename: str, content: bytes, metadata: ArticleMetadata | None) -> IngestResult:
+def _ingest(service: QAService, filename: str, content: bytes, metadata: ArticleMetadata | None,
+            replace: bool) -> IngestResult:
     try:
-        report = service.upload(filename, content, msgspec.to_builtins(metadata) if metadata is not None else None)
+        report = service.upload(filename, content, msgspec.to_builtins(metadata) if metadata is not None else None,
+                                replace)
     except UnsupportedFile as exc:
         raise ClientException(str(exc)) from exc
+    if report.taken:
+        taken = report.taken[0]
+        raise ClientException(f"the document id {taken.doc_id!r} is held by {taken.holder}, read from another file "
+                              f"than {filename!r}: rename the file, or send replace=true to replace that document",
+                              status_code=HTTP_409_CONFLICT)
     if report.skipped:
         reason = report.skipped[0][1]
         raise ClientException(f"the article was not ingested: {reason}", status_code=HTTP_422_UNPROCESSABLE_ENTITY)
@@ -74,8 +85,8 @@ _WRITES = {"opt": {WRITE: True}, "security": [{"apiKey": []}]}  # the scheme is 
 
 class DocumentWriteController(DocumentController):
     @post(status_code=HTTP_200_OK, sync_to_thread=True, summary="Add or replace an article (JSON)", **_WRITES)
-    def upload_json(self, data: DocumentUpload, service: QAService) -> IngestResult:
-        return _ingest(service, data.filename, data.content.encode("utf-8"), data.metadata)
+    def upload_json(self, data: DocumentUpload, service: QAService, replace: ReplaceParam = False) -> IngestResult:
+        return _ingest(service, data.filename, data.content.encode("utf-8"), data.metadata, replace)
 
     @delete("/{doc_id:str}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Remove a document",
             **_WRITES)
@@ -87,9 +98,9 @@ class DocumentWriteController(DocumentController):
 @post("/uploads", status_code=HTTP_200_OK, sync_to_thread=True, summary="Add or replace an article (file upload)",
       tags=["documents"], **_WRITES)
 def upload_file(data: Annotated[MultipartUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
-                service: QAService) -> IngestResult:
+                service: QAService, replace: ReplaceParam = False) -> IngestResult:
     try:
         filename = msgspec.convert(data.file.filename, FileName)
     except msgspec.ValidationError as exc:
         raise ClientException(f"invalid file name {data.file.filename!r}: {exc}") from exc
-    return _ingest(service, filename, data.file.file.read(), None)
+    return _ingest(service, filename, data.file.file.read(), None, replace)
