@@ -202,7 +202,8 @@ def test_json_bodies_are_decoded_as_the_schema_says(client, path):
     assert client.post(path, json=valid).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/health", "/ready", "/", "/documents", "/search?q=trade"])
+@pytest.mark.parametrize("path", ["/health", "/ready", "/", "/documents", "/search?q=trade", "/metrics", "/schema",
+                                  "/schema/openapi.json", "/schema/swagger"])
 def test_get_routes_answer_head(client, path):
     get, head = client.get(path), client.head(path)
     assert head.status_code == get.status_code == 200
@@ -343,7 +344,7 @@ def test_a_real_server_answers_head_without_a_body(tmp_path):
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_MODEL_CACHE_DIR": str(SEEDS.parent / "data" / "models")}
     server = api_server(port, env, tmp_path / "api.log").start()
     try:
-        for path in ("/health", "/", "/documents"):
+        for path in ("/health", "/", "/documents", "/metrics", "/schema/openapi.json"):
             response = httpx.head(f"http://127.0.0.1:{port}{path}")
             assert response.status_code == 200 and response.content == b"", path
             assert int(response.headers["content-length"]) > 0  # the length of the GET body, as HTTP says

@@ -27,6 +27,7 @@ from qa.api.metrics import MetricsController, prometheus_config
 from qa.api.ratelimit import rate_limit_configs
 from qa.api.replication import ReadModelController
 from qa.api.request_ids import RequestIdMiddleware, add_request_id_header, install_logging
+from qa.api.routing import HeadToo
 from qa.api.search import SearchController
 from qa.api.security import API_KEY_HEADER, PUBLIC, api_key_guard
 from qa.api.static import StaticController
@@ -94,8 +95,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
                             RecursionError: _too_deep, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="News QA", version="0.1.0",
                                      description="Extractive, citation-first answers over a news collection.",
-                                     openapi_router=Router("/schema", route_handlers=[], opt={PUBLIC: True},
-                                                           include_in_schema=False),
+                                     openapi_router=HeadToo("/schema", route_handlers=[], opt={PUBLIC: True},
+                                                            include_in_schema=False),
                                      components=Components(security_schemes={"apiKey": SecurityScheme(
                                          type="apiKey", name=API_KEY_HEADER, security_scheme_in="header")})),
         request_max_body_size=settings.max_request_bytes,

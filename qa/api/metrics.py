@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController, PrometheusMiddleware
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -17,6 +17,7 @@ from litestar.types import Receive, Scope, Send
 from prometheus_client import Counter
 
 from qa.api.outcomes import Outcome
+from qa.api.routing import get_or_head
 from qa.api.security import PUBLIC
 from qa.schemas import AskResponse
 
@@ -66,3 +67,8 @@ class MetricsController(PrometheusController):
     path = "/metrics"
     opt = {PUBLIC: True}
     include_in_schema = False
+
+    @get_or_head()
+    async def get(self) -> Response:
+        """Litestar's exposition, answering HEAD as well (its own route answers GET only)."""
+        return await PrometheusController.get.fn(self)
