@@ -21,6 +21,12 @@ class UnknownDocuments(LookupError):
     """A filter names documents the corpus does not hold, or matches none (404)."""
 
 
+def _some(ids: list[str], shown: int = 5) -> str:
+    """The first few ids and how many in all: a message never lists thousands of them."""
+    named = ", ".join(map(repr, ids[:shown]))
+    return f"{named} and {len(ids) - shown:,} more ({len(ids):,} ids in all)" if len(ids) > shown else named
+
+
 class Selection:
     """The documents a filter keeps, and how many dated-filter misses were undated."""
 
@@ -35,7 +41,7 @@ def select(corpus: Corpus, filters: Filters | None) -> Selection:
     if filters is None or filters.is_empty():
         return Selection(None)
     if unknown := [d for d in filters.doc_ids or [] if d not in corpus.documents]:
-        raise UnknownDocuments(f"no document with id {', '.join(map(repr, unknown))} (see GET /documents)")
+        raise UnknownDocuments(f"no document with id {_some(unknown)} (see GET /documents)")
     columns = document_index(corpus).metadata
     keep = ~corpus.columns.removed  # the columns are by document code, removed documents' too
     if filters.doc_ids:
@@ -62,7 +68,7 @@ def describe(filters: Filters) -> str:
     """The filter in words, for the message when it matches nothing."""
     parts = []
     if filters.doc_ids:
-        parts.append(f"ids {', '.join(filters.doc_ids)}")
+        parts.append(f"ids {_some(filters.doc_ids)}")
     if filters.published_from or filters.published_to:
         parts.append(f"published {filters.published_from or '…'} to {filters.published_to or '…'}")
     if filters.publisher:

@@ -95,3 +95,23 @@ def test_a_filter_on_an_unknown_document_gets_404(client, path):
                                        "filters": {"doc_ids": ["004_cb7437eb45da7ccb", "no-such-article"]}})
     assert response.status_code == 404, response.text
     assert "no-such-article" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("path", "params", "unknown"), [
+    ("/documents", {"doc_ids": "nope"}, "'doc_ids'"),
+    ("/search", {"q": "trade", "top_k": "3", "colour": "red"}, "'colour', 'top_k'"),
+    ("/documents/004_cb7437eb45da7ccb", {"highlights": "0-5"}, "'highlights'"),
+    ("/documents/004_cb7437eb45da7ccb/cite", {"style": "apa"}, "'style'"),
+])
+def test_unknown_query_parameters_get_400_naming_them(client, path, params, unknown):
+    """`doc_ids=nope` (for `doc_id`) must not quietly list every document."""
+    response = client.get(path, params=params)
+    assert response.status_code == 400, response.text
+    assert f"unknown query parameter(s) {unknown}" in response.json()["detail"]
+    assert client.get("/", params={"utm_source": "x"}).status_code == 200  # a page that takes none ignores them
+
+
+def test_a_404_for_many_unknown_ids_names_the_first_few_and_the_count(client):
+    ids = [f"m{n}" for n in range(6000)]
+    detail = client.post("/ask", json={"question": "Who met?", "filters": {"doc_ids": ids}}).json()["detail"]
+    assert "'m0', 'm1'" in detail and "6,000 ids in all" in detail and len(detail) < 300

@@ -24,6 +24,7 @@ from qa.api.cors import cors_config
 from qa.api.dependencies import provide_service
 from qa.api.health import HealthController
 from qa.api.metrics import MetricsController, prometheus_config
+from qa.api.queries import STATE_KEY, check_query, declared_query_parameters
 from qa.api.ratelimit import rate_limit_configs
 from qa.api.replication import ReadModelController
 from qa.api.request_ids import RequestIdMiddleware, add_request_id_header, install_logging
@@ -63,6 +64,13 @@ def _unexpected(request: Request, exc: Exception) -> Response:
                     status_code=HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+async def _check_request(request: Request) -> None:
+    """Before each handler: no query parameter the route does not take, and a JSON body as
+    the schema says."""
+    check_query(request)
+    await check_json_body(request)
+
+
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> Litestar:
     """Build the app. Tests pass a ready service; servers let the lifespan hook open one."""
     settings = settings or load_settings()
@@ -77,7 +85,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             if service is None:  # a service passed in belongs to the caller
                 app.state.service.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[AskController, StreamController, SearchController, HealthController, CitationController,
                         ReferenceController, StaticController, MetricsController, ReadModelController,
                         # Reads and writes of /documents; article uploads may be larger than any other request.
@@ -86,7 +94,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         dependencies={"service": Provide(provide_service, sync_to_thread=False)},
         lifespan=[lifespan],
         guards=[api_key_guard(settings)],
-        before_request=check_json_body,
+        before_request=_check_request,
         before_send=[add_request_id_header],
         # Outermost first: the access log and the metrics see every response, 429s included.
         middleware=[RequestIdMiddleware(), prometheus_config().middleware,
@@ -102,3 +110,5 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         request_max_body_size=settings.max_request_bytes,
         cors_config=cors_config(settings),
     )
+    app.state[STATE_KEY] = declared_query_parameters(app)
+    return app
