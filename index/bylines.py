@@ -36,6 +36,15 @@ def parse_date(value: str) -> str | None:
     return None
 
 
+def metadata_date(value: str) -> str | None:
+    """The date to keep from a metadata field (front matter, sidecar, HTML, an upload's): an
+    ISO date when it parses, a bare year or year-month (`2023`, `2023-05`) as written, else
+    None: an unreadable date leaves the article undated, it is never stored raw."""
+    if re.fullmatch(r"\d{4}(?:-(?:0[1-9]|1[0-2]))?", value.strip()):
+        return value.strip()
+    return parse_date(value)
+
+
 def find_byline(paragraphs: list[str]) -> Byline:
     """The byline's names ("; "-separated) and the publication date from the first lines."""
     found = Byline()

@@ -16,7 +16,10 @@ import msgspec
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 UPLOAD = "upload:"  # an uploaded article's source: this, then its file name
-METADATA_FIELDS = ("title", "author", "date", "publisher", "url")
+# The metadata fields read, with the most characters each keeps: a file's longer value is cut
+# (`clipped`, when the document is prepared), a posted one is a 400 (qa/api/uploads.py).
+METADATA_LIMITS = {"title": 300, "author": 300, "date": 64, "publisher": 300, "url": 2000}
+METADATA_FIELDS = tuple(METADATA_LIMITS)
 
 
 class UnreadableFile(Exception):
@@ -64,6 +67,15 @@ def same_file(source: str, other: str, doc_id: str) -> bool:
     the same file name: a new version of an article replaces the stored one (a correction),
     but `a.html` never takes over the id of `a.txt`, nor `moon-story.txt` that of `moon story.txt`."""
     return source_name(source, doc_id) == source_name(other, doc_id)
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at the last word boundary before the limit
+    (mid-word only for a single over-long word), "…" marking the cut."""
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", 0, limit)
+    return (text[:space] if space > 0 else text[: limit - 1]).rstrip() + "…"
 
 
 def _decode(data: bytes, path: Path) -> str:

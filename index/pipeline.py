@@ -18,15 +18,16 @@ import numpy as np
 
 from config import Settings
 from index import splitting
-from index.bylines import find_byline
+from index.bylines import find_byline, metadata_date
 from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
-from index.loading import ArticleFiles, RawDocument, Skipped, same_file
+from index.loading import METADATA_LIMITS, ArticleFiles, RawDocument, Skipped, clipped, same_file
 from index.store import DocumentRecords, Store, sentence_records
 
 log = logging.getLogger(__name__)
 WRITE_BATCH_PASSAGES = 256  # documents are written to Chroma in batches of about this many passages
+TITLE_MAX = METADATA_LIMITS["title"]  # every GET /documents serves every title
 
 
 class Taken(msgspec.Struct):
@@ -50,17 +51,17 @@ class IngestReport(msgspec.Struct):
 
 
 def _title(paragraphs: list[str], metadata: dict[str, str]) -> tuple[str, str]:
-    """The given title, else a short first line, else the opening words of the text; the
-    second value ("metadata", "heading" or "opening-words") says which, so that a reference
-    never presents opening words as a headline."""
+    """The given title, else a short first line, else the opening words of the text (at most
+    TITLE_MAX characters: one 2 MB "word" too); the second value ("metadata", "heading" or
+    "opening-words") says which, so that a reference never presents opening words as a headline."""
     if metadata.get("title"):
         return metadata["title"], "metadata"
     first = paragraphs[0].split("\n")[0].strip()
     if len(first) <= 150 and not re.search(r"[.!?]\s+\S", first):
         return first.rstrip("."), "heading"
-    words = first.split()
-    clipped = " ".join(words[:12])
-    return clipped + ("…" if len(words) > 12 else ""), "opening-words"
+    words = first[: TITLE_MAX * 2].split()  # a bounded slice: splitting megabytes for 12 words is waste
+    opening = " ".join(words[:12])
+    return clipped(opening + ("…" if len(words) > 12 else ""), TITLE_MAX), "opening-words"
 
 
 def prepare(raw: RawDocument) -> Document | None:
@@ -68,7 +69,10 @@ def prepare(raw: RawDocument) -> Document | None:
     cleaned = clean(raw.paragraphs)
     if not cleaned.paragraphs:
         return None
-    metadata = dict(raw.metadata)
+    metadata = {name: clipped(value, METADATA_LIMITS.get(name, len(value))) for name, value in raw.metadata.items()}
+    # The file's own date as an ISO date; an unreadable one is dropped (the article is undated), not stored raw.
+    if (date := metadata_date(metadata.pop("date", ""))) is not None:
+        metadata["date"] = date
     byline = find_byline(cleaned.paragraphs)
     for name, value in (("author", cleaned.author or byline.author), ("date", byline.date)):
         if value and name not in metadata:  # the file's own metadata and the sidecar win

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from index.loading import UnreadableFile, read_document
-from index.pipeline import ingest
+from index.loading import METADATA_LIMITS, RawDocument, UnreadableFile, read_document
+from index.pipeline import TITLE_MAX, ingest, prepare
 from index.store import Store
 from tests.conftest import SEEDS, make_settings
 
@@ -128,6 +128,27 @@ def test_markdown_front_matter_and_html_metadata(tmp_path):
     assert raw.metadata.get("author") == "Jo Reporter"
     assert any("reached a record high" in p for p in raw.paragraphs)
     assert not any("Home | About" in p for p in raw.paragraphs)
+
+
+def test_titles_and_metadata_fields_are_capped_at_a_word_boundary():
+    """A one-word 2 MB article must not become a 2 MB title served by every GET /documents."""
+    one_word = prepare(RawDocument("w", "w.txt", ["x" * 2_000_000], {}))
+    assert len(one_word.title) == TITLE_MAX and one_word.title.endswith("…")
+    long_heading = "Harbour " * 100
+    titled = prepare(RawDocument("t", "t.txt", ["The harbour reopened on Monday after the storm."],
+                                 {"title": long_heading, "author": "Ann Lee; " * 200, "url": "https://x.org/"}))
+    assert titled.title == titled.metadata["title"] and len(titled.title) <= TITLE_MAX
+    assert titled.title.endswith("Harbour…")  # whole words only
+    assert len(titled.metadata["author"]) <= METADATA_LIMITS["author"] and titled.metadata["url"] == "https://x.org/"
+
+
+@pytest.mark.parametrize(("written", "kept"), [("2024-05-01", "2024-05-01"), ("March 3, 2023", "2023-03-03"),
+                                               ("2024-05-01T10:30:00Z", "2024-05-01"), ("2023", "2023"),
+                                               ("not a date <script>", None), ("2023-13-45", None)])
+def test_metadata_dates_are_kept_as_iso_dates_and_unreadable_ones_dropped(tmp_path, written, kept):
+    md = tmp_path / "note.md"
+    md.write_text(f"---\ntitle: A Story\ndate: {written}\n---\n# A Story\n\nThe harbour reopened on Monday.\n")
+    assert prepare(read_document(md)).metadata.get("date") == kept
 
 
 def test_unsupported_suffix_is_rejected(tmp_path):

@@ -134,6 +134,18 @@ def test_malformed_uploads_get_400(writer, payload):
     assert response.json()["detail"]
 
 
+@pytest.mark.parametrize(("metadata", "field"), [({"date": "not a date <script>"}, "date"),
+                                                 ({"title": "x" * 301}, "title"), ({"url": "x" * 2001}, "url")])
+def test_posted_metadata_over_its_limit_or_an_unreadable_date_gets_400_naming_the_field(writer, writable, metadata,
+                                                                                       field):
+    response = writer.post("/documents", json={"filename": "meta.txt", "content": ARTICLE, "metadata": metadata},
+                           headers={"X-API-Key": KEY})
+    assert response.status_code == 400, response.text
+    message = response.json()["extra"][0]["message"]
+    assert "$.metadata" in message and field in message, message
+    assert "meta" not in writable.corpus.documents
+
+
 def test_reads_can_require_the_key(service):
     with app_client(service, api_key=KEY, read_requires_key=True) as client:
         question = {"question": "How much did China-Russia trade reach in 2023?"}

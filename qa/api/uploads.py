@@ -20,6 +20,8 @@ from litestar.params import Body, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
 from msgspec import Meta
 
+from index.bylines import metadata_date
+from index.loading import METADATA_LIMITS
 from qa.api.documents import DocIdParam, DocumentController
 from qa.api.security import WRITE
 from qa.service import QAService, UnsupportedFile
@@ -30,17 +32,37 @@ FileName = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0
                                            "it and its stem becomes the document id. Re-sending a name replaces that "
                                            "document; another name of the same id (a.html after a.txt) is a 409 "
                                            "unless replace=true.")]
-Field = Annotated[str, Meta(max_length=2000)]
 ReplaceParam = Annotated[bool, Parameter(
     description="Let this file replace a document of the same id read from a file of another name (`a.html` after "
                 "`a.txt`); without it that is a 409. A file of the same name always replaces its own document.")]
 
+
+def _limited(name: str, description: str) -> object:
+    """The type of a posted metadata field: a string within that field's limit."""
+    return Annotated[str, Meta(max_length=METADATA_LIMITS[name], description=description)]
+
+
+Title = _limited("title", "The headline (at most 300 characters).")
+Author = _limited("author", "The author or authors, `; `-separated.")
+Date = _limited("date", "The publication date: YYYY-MM-DD, a year, or as articles write it (`March 3, 2023`); "
+                        "stored as an ISO date.")
+Publisher = _limited("publisher", "The outlet.")
+Url = _limited("url", "Where the article was published.")
+
+
 class ArticleMetadata(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    title: Field | None = None
-    author: Field | None = None
-    date: Field | None = None
-    publisher: Field | None = None
-    url: Field | None = None
+    """The article's metadata, winning over what its file says; a field over its length limit
+    is a 400 naming it (a file's own is cut instead: index/loading.py)."""
+
+    title: Title | None = None
+    author: Author | None = None
+    date: Date | None = None
+    publisher: Publisher | None = None
+    url: Url | None = None
+
+    def __post_init__(self) -> None:
+        if self.date is not None and metadata_date(self.date) is None:  # msgspec adds "- at `$.metadata`": a 400
+            raise ValueError("Expected `date` to be a date (YYYY-MM-DD)")
 
 
 class DocumentUpload(msgspec.Struct, forbid_unknown_fields=True):
