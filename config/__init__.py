@@ -45,6 +45,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_request_bytes: int
     max_upload_bytes: int
     conversation_limit: int
+    conversations_per_client: int
     conversation_ttl_seconds: int
 
     def replace(self, **changes: Any) -> "Settings":

@@ -40,6 +40,7 @@ class Turn(msgspec.Struct, frozen=True):
 class _Conversation(msgspec.Struct):
     last: Turn
     touched: float
+    client: str  # the address that asked last
 
 
 def _words(text: str) -> list[str]:
@@ -121,13 +122,18 @@ def resolve(question: str, previous: Turn | None) -> str:
 
 
 class Conversations:
-    """The last turn of each recent conversation, least recently used evicted first."""
+    """The last turn of each recent conversation, least recently used evicted first: at most
+    `limit` in all and `per_client` (all of them unless given) per client address, so that
+    one client's flood of questions evicts its own oldest conversations, not everyone's."""
 
-    def __init__(self, limit: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 per_client: int | None = None) -> None:
         self.limit = max(limit, 1)
+        self.per_client = max(per_client or self.limit, 1)
         self.ttl = ttl_seconds
         self._clock = clock
         self._items: OrderedDict[str, _Conversation] = OrderedDict()
+        self._by_client: dict[str, OrderedDict[str, None]] = {}  # each client's conversations, oldest first
         self._lock = threading.Lock()  # handlers run in worker threads
 
     def __len__(self) -> int:
@@ -135,10 +141,17 @@ class Conversations:
             self._expire()
             return len(self._items)
 
+    def _drop(self, conversation_id: str) -> None:
+        client = self._items.pop(conversation_id).client
+        owned = self._by_client[client]
+        del owned[conversation_id]
+        if not owned:
+            del self._by_client[client]
+
     def _expire(self) -> None:
         cutoff = self._clock() - self.ttl
         while self._items and next(iter(self._items.values())).touched < cutoff:
-            self._items.popitem(last=False)
+            self._drop(next(iter(self._items)))
 
     def last_turn(self, conversation_id: str) -> Turn | None:
         with self._lock:
@@ -146,13 +159,19 @@ class Conversations:
             item = self._items.get(conversation_id)
             return item.last if item else None
 
-    def remember(self, conversation_id: str, turn: Turn) -> None:
+    def remember(self, conversation_id: str, turn: Turn, client: str) -> None:
+        """Keep `turn` as the conversation's last, asked from the address `client`."""
         with self._lock:
-            self._items.pop(conversation_id, None)
-            self._items[conversation_id] = _Conversation(turn, self._clock())
+            if conversation_id in self._items:
+                self._drop(conversation_id)
+            self._items[conversation_id] = _Conversation(turn, self._clock(), client)
+            owned = self._by_client.setdefault(client, OrderedDict())
+            owned[conversation_id] = None
             self._expire()
+            while len(owned) > self.per_client:
+                self._drop(next(iter(owned)))
             while len(self._items) > self.limit:
-                self._items.popitem(last=False)
+                self._drop(next(iter(self._items)))
 
     @staticmethod
     def new_id() -> str:

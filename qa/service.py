@@ -64,7 +64,8 @@ class QAService:
         self._versions = self._writer.versions  # what the writer publishes, and the watcher follows
         self.outage: str | None = None  # set by the watcher while the store does not answer
         self._corpus = Corpus(self._versions.current())
-        self.conversations = Conversations(settings.conversation_limit, settings.conversation_ttl_seconds)
+        self.conversations = Conversations(settings.conversation_limit, settings.conversation_ttl_seconds,
+                                           per_client=settings.conversations_per_client)
         # Requests never wait on the check: a background thread swaps in a new corpus.
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="corpus-watcher", daemon=True)
@@ -211,18 +212,19 @@ class QAService:
         return self.run(question, top_k, filters)[0]
 
     def converse(self, question: str, top_k: int | None = None, filters: Filters | None = None,
-                 conversation_id: str | None = None) -> AskResponse:
+                 conversation_id: str | None = None, client: str = "") -> AskResponse:
         """ask() as one turn of a conversation: a follow-up is resolved against the previous
         turn. Ids are issued here, unguessable: a request without one, or with one this
         process does not know, starts a new conversation under a new id, so that no client
-        can pick an id and read another's topic."""
+        can pick an id and read another's topic. `client`: the asker's address (one client
+        keeps at most `conversations_per_client`; in-process callers are one client)."""
         previous = self.conversations.last_turn(conversation_id) if conversation_id else None
         if previous is None:
             conversation_id = self.conversations.new_id()
         resolved = resolve(question, previous)
         response = self.ask(resolved, top_k, filters)
         answer_span = response.citations[0].answer_text if response.answered and response.citations else None
-        self.conversations.remember(conversation_id, Turn(resolved, answer_span))
+        self.conversations.remember(conversation_id, Turn(resolved, answer_span), client)
         return msgspec.structs.replace(response, conversation_id=conversation_id, resolved_question=resolved)
 
     def run(self, question: str, top_k: int | None = None,

@@ -65,28 +65,43 @@ class FakeClock:
 
 def test_the_store_keeps_the_last_turn_and_its_answer_span():
     store = Conversations(limit=10, ttl_seconds=60)
-    store.remember("a", Turn("first?", None))
-    store.remember("a", Turn("second?", "Xinhua"))
+    store.remember("a", Turn("first?", None), client="c")
+    store.remember("a", Turn("second?", "Xinhua"), client="c")
     assert store.last_turn("a") == Turn(resolved="second?", answer_span="Xinhua")
     assert store.last_turn("unknown") is None
 
 
 def test_the_store_is_bounded_by_count_evicting_the_least_recently_used():
     store = Conversations(limit=2, ttl_seconds=60)
-    store.remember("a", Turn("q", None))
-    store.remember("b", Turn("q", None))
-    store.remember("a", Turn("q again", None))  # "a" is now the most recent
-    store.remember("c", Turn("q", None))
+    store.remember("a", Turn("q", None), client="x")
+    store.remember("b", Turn("q", None), client="y")
+    store.remember("a", Turn("q again", None), client="x")  # "a" is now the most recent
+    store.remember("c", Turn("q", None), client="z")
     assert len(store) == 2
     assert store.last_turn("b") is None and store.last_turn("a") and store.last_turn("c")
+
+
+def test_one_client_cannot_evict_the_conversations_of_others():
+    """1,008 questions from one address in a few seconds evicted every other user's
+    conversation; each client now has its own share, its oldest conversations evicted first."""
+    store = Conversations(limit=10, ttl_seconds=60, per_client=3)
+    store.remember("theirs", Turn("q", None), client="10.0.0.2")
+    for n in range(1008):
+        store.remember(f"mine-{n}", Turn("q", None), client="10.0.0.1")
+    assert store.last_turn("theirs") is not None
+    assert [store.last_turn(f"mine-{n}") is not None for n in (1004, 1005, 1006, 1007)] == [False, True, True, True]
+    store.remember("mine-1005", Turn("q again", None), client="10.0.0.1")  # continued: now its newest
+    store.remember("mine-new", Turn("q", None), client="10.0.0.1")
+    assert store.last_turn("mine-1005") is not None and store.last_turn("mine-1006") is None
+    assert len(store) == 4
 
 
 def test_the_store_forgets_conversations_older_than_the_ttl():
     clock = FakeClock()
     store = Conversations(limit=10, ttl_seconds=60, clock=clock)
-    store.remember("old", Turn("q", None))
+    store.remember("old", Turn("q", None), client="c")
     clock.now += 30
-    store.remember("recent", Turn("q", None))
+    store.remember("recent", Turn("q", None), client="c")
     clock.now += 31  # "old" is 61 s old, "recent" 31 s
     assert store.last_turn("old") is None
     assert store.last_turn("recent") is not None
@@ -155,6 +170,14 @@ def test_ask_api_starts_and_continues_conversations(client):
     assert follow_up["resolved_question"] == "how much was it in 2022? (China-Russia trade reach)"
     shown = {c["doc_id"] for c in follow_up["citations"]} | {r["doc_id"] for r in follow_up["related"]}
     assert "004_cb7437eb45da7ccb" in shown
+
+
+def test_the_api_bounds_the_conversations_of_each_client_address(client, service, monkeypatch):
+    monkeypatch.setattr(service, "conversations", Conversations(limit=1000, ttl_seconds=60, per_client=2))
+    ids = [client.post("/ask", json={"question": TRADE}).json()["conversation_id"] for _ in range(3)]
+    assert service.conversations.last_turn(ids[0]) is None  # the test client's oldest, not one of 1,000
+    continued = client.post("/ask", json={"question": "and in 2022?", "conversation_id": ids[2]}).json()
+    assert continued["conversation_id"] == ids[2]
 
 
 def test_an_unknown_conversation_id_starts_afresh_under_a_new_id(client):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Request
 from litestar.exceptions import TooManyRequestsException
-from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware, get_remote_address
 from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 from litestar.types import Receive, Scope, Send
@@ -21,6 +21,14 @@ from config import Settings
 
 UNLIMITED_PATHS = ["^/health$", "^/ready$", "^/metrics$"]  # probes and scrapers must never be throttled
 EXPENSIVE = "expensive"  # handler opt key: the request also counts against the expensive budget
+
+
+def client_address(request: Request) -> str:
+    """The client a request comes from: the connection's peer, which uvicorn replaces with the
+    X-Forwarded-For address only behind the proxies listed in `trusted_proxies` (`qa serve`),
+    so that a client cannot name itself another. The rate limits count by it, and a client's
+    conversations are bounded by it."""
+    return get_remote_address(request)
 
 
 class RetryAfterRateLimitMiddleware(RateLimitMiddleware):
@@ -60,9 +68,10 @@ def rate_limit_configs(settings: Settings) -> list[RateLimitConfig]:
     configs = []
     if settings.expensive_rate_limit_per_minute > 0:
         configs.append(RateLimitConfig(rate_limit=("minute", settings.expensive_rate_limit_per_minute),
-                                       check_throttle_handler=_is_expensive,
+                                       check_throttle_handler=_is_expensive, identifier_for_request=client_address,
                                        middleware_class=ExpensiveRateLimitMiddleware))
     if settings.rate_limit_per_minute > 0:
         configs.append(RateLimitConfig(rate_limit=("minute", settings.rate_limit_per_minute), exclude=UNLIMITED_PATHS,
+                                       identifier_for_request=client_address,
                                        middleware_class=RetryAfterRateLimitMiddleware))
     return configs

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import msgspec
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK
@@ -58,7 +58,7 @@ class StreamController(Controller):
 
     @post(status_code=HTTP_200_OK, sync_to_thread=True,
           summary="Answer a question as Server-Sent Events: sentence, citation, related, done")
-    def ask_stream(self, data: AskRequest, service: QAService) -> ServerSentEvent:
+    def ask_stream(self, request: Request, data: AskRequest, service: QAService) -> ServerSentEvent:
         # no-transform / X-Accel-Buffering keep proxies from holding the events back.
-        return ServerSentEvent(events(answer(data, service)),
+        return ServerSentEvent(events(answer(request, data, service)),
                                headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
