@@ -8,6 +8,7 @@ absent."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -119,6 +120,10 @@ def _markdown_to_text(text: str) -> str:
 
 def _html_to_text(html: str) -> tuple[dict[str, str], str]:
     import trafilatura
+
+    # An empty or broken page is the input's fault, reported as skipped (a 422 for an upload),
+    # not a server error: trafilatura's ERROR lines about it would only be noise in the log.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
     meta = trafilatura.extract_metadata(html)
     fields: dict[str, str] = {}

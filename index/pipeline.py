@@ -185,7 +185,8 @@ def ingest_documents(documents: Iterable[RawDocument | Skipped], store: Store, e
     lock = write_lock or contextlib.nullcontext()
 
     def skip(name: str, reason: str) -> None:
-        log.warning("skipped %s: %s", name, reason)
+        # INFO: the report carries it to whoever asked (qa ingest prints it, an upload gets a 4xx).
+        log.info("skipped %s: %s", name, reason)
         report.skipped.append((name, reason))
 
     def written(batch: list[DocumentRecords]) -> None:

@@ -123,6 +123,18 @@ def test_an_upload_of_another_name_never_takes_over_an_id_unless_asked(writer, w
     assert writer.delete("/documents/story", headers=key).status_code == 204
 
 
+@pytest.mark.parametrize("content", [b"<p>", b"   ", b"<html><body><div></div></body></html>"])
+def test_an_html_upload_without_text_is_a_422_and_at_most_one_info_line(writer, caplog, content):
+    with caplog.at_level(logging.DEBUG):
+        response = writer.post("/uploads", files={"file": ("blank.html", content, "text/html")},
+                               headers={"X-API-Key": KEY})
+    assert response.status_code == 422 and "no text left" in response.json()["detail"]
+    # The test client's own request lines (httpx) and the access log (qa) are not about the input.
+    lines = [(r.levelname, r.name, r.getMessage()) for r in caplog.records
+             if r.levelno >= logging.INFO and r.name.split(".")[0] not in ("httpx", "qa")]
+    assert len(lines) <= 1 and all(level == "INFO" for level, _, _ in lines), lines
+
+
 @pytest.mark.parametrize("payload", [
     {}, {"filename": "a.txt"}, {"content": "x"}, {"filename": "", "content": "x"}, {"filename": "a.txt", "content": ""},
     {"filename": "a.txt", "content": 5}, {"filename": "a.txt", "content": "x", "extra": 1},
