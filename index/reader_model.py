@@ -42,7 +42,9 @@ def pair_ids(question: list[int], sentence: list[int], context: list[int],
 
 
 def context_text(title: str, previous: str) -> str:
-    """What the reader reads beside a sentence: the article's title and the sentence before it."""
+    """What the reader reads beside a sentence: the article's title and the sentence before it,
+    joined by ". ", with the periods and spaces at either end stripped (the previous
+    sentence's closing period too: the reader was trained on that form)."""
     return f"{title}. {previous}".strip(". ") if previous else title
 
 
