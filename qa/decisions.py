@@ -53,12 +53,8 @@ def _interval(samples: list[float | None]) -> list[float]:
 def summary(records: list[dict]) -> dict:
     """Right decisions, utility and AUC of a report's per-question records, each with its
     95% bootstrap interval (questions resampled)."""
-    right = np.array([outcome(r)[0] for r in records], dtype=float)
-    utility = np.array([outcome(r)[1] for r in records], dtype=float)
-    confidence = np.array([r["confidence"] for r in records], dtype=float)
-    holds = np.array([r["selected_hit"] for r in records], dtype=bool)
-    rng = np.random.default_rng(SEED)
-    draws = [rng.integers(0, len(records), len(records)) for _ in range(BOOTSTRAP_SAMPLES)] if records else []
+    right, utility, confidence, holds = _columns(records)
+    draws = _draws(len(records))
     return {
         "questions": len(records),
         "right_decisions": int(right.sum()), "right_decisions_interval": _interval([right[d].sum() for d in draws]),
@@ -75,16 +71,9 @@ def compare(new: list[dict], old: list[dict]) -> dict:
     pairs = [(r, old_by_id[r["id"]]) for r in new if r["id"] in old_by_id]
     if not pairs:
         raise ValueError("the two reports share no question ids")
-    columns = {}
-    for side, index in (("new", 0), ("old", 1)):
-        rows = [p[index] for p in pairs]
-        columns[side] = (np.array([outcome(r)[0] for r in rows], dtype=float),
-                         np.array([outcome(r)[1] for r in rows], dtype=float),
-                         np.array([r["confidence"] for r in rows], dtype=float),
-                         np.array([r["selected_hit"] for r in rows], dtype=bool))
-    rng = np.random.default_rng(SEED)
-    draws = [rng.integers(0, len(pairs), len(pairs)) for _ in range(BOOTSTRAP_SAMPLES)]
-    (n_right, n_utility, n_conf, n_holds), (o_right, o_utility, o_conf, o_holds) = columns["new"], columns["old"]
+    n_right, n_utility, n_conf, n_holds = _columns([n for n, _ in pairs])
+    o_right, o_utility, o_conf, o_holds = _columns([o for _, o in pairs])
+    draws = _draws(len(pairs))
     out = {"questions": len(pairs)}
     for name, new_values, old_values in (("right_decisions", n_right, o_right), ("utility", n_utility, o_utility)):
         delta = new_values - old_values
@@ -96,6 +85,20 @@ def compare(new: list[dict], old: list[dict]) -> dict:
                   "interval": _interval([_difference(roc_auc(n_conf[d], n_holds[d]), roc_auc(o_conf[d], o_holds[d]))
                                          for d in draws])}
     return out
+
+
+def _columns(records: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per record: right decision (0/1), utility, confidence, whether the quotes hold gold."""
+    outcomes = [outcome(r) for r in records]
+    return (np.array([right for right, _ in outcomes], dtype=float), np.array([u for _, u in outcomes], dtype=float),
+            np.array([r["confidence"] for r in records], dtype=float),
+            np.array([r["selected_hit"] for r in records], dtype=bool))
+
+
+def _draws(n: int) -> list[np.ndarray]:
+    """The bootstrap's resamples of n questions (seeded: a report's intervals are reproducible)."""
+    rng = np.random.default_rng(SEED)
+    return [rng.integers(0, n, n) for _ in range(BOOTSTRAP_SAMPLES)] if n else []
 
 
 def _difference(a: float | None, b: float | None) -> float | None:
