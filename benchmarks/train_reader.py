@@ -463,7 +463,8 @@ def main() -> int:
                         groups_seen=manifest["groups_seen"] + seen)
         figures = evaluate(model, held_out, device, autocast)
         manifest["curve"].append({"steps": step, "groups_seen": manifest["groups_seen"],
-                                  "hours": round(manifest["seconds"] / 3600, 3), "device": device.type, **figures})
+                                  "hours": round(manifest["seconds"] / 3600, 3), "device": device.type, "lr": args.lr,
+                                  **figures})
         save_checkpoint(model, manifest)
         torch.save({"steps": step, "optimizer": optimizer.state_dict(),
                     "model": reader_model.trained_state(model)}, state_file)
