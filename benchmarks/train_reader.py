@@ -236,12 +236,7 @@ def encode(groups: list[dict], tokenizer, max_tokens: int) -> list[dict]:
 
 
 def tokenizer():
-    from tokenizers import Tokenizer
-
-    t = Tokenizer.from_file(str(packaged_model_path() / "tokenizer.json"))
-    t.no_truncation()
-    t.no_padding()
-    return t
+    return reader_model.tokenizer(packaged_model_path())
 
 
 def cached(name: str, make):

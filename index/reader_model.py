@@ -126,6 +126,16 @@ def ensure_onnx(base_dir: Path, weights: Path, cache_dir: Path) -> Path:
     return path
 
 
+def tokenizer(model_dir: Path):
+    """The base model's tokenizer, without truncation or padding: `pair_ids` lays out each pair."""
+    from tokenizers import Tokenizer
+
+    loaded = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    loaded.no_truncation()
+    loaded.no_padding()
+    return loaded
+
+
 def tokenize(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     """Word piece ids of each text, without special tokens (a `tokenizers.Tokenizer`)."""
     return [e.ids for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]

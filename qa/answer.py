@@ -22,7 +22,8 @@ from qa.schemas import AnswerSentence, Citation, RelatedPassage
 
 MAX_SENTENCES = 3  # the best sentence, the one after it and at most one runner-up
 # A runner-up's logit may trail the best by at most this: chosen on the training news, where
-# a runner-up further behind seldom held the answer the first two sentences lacked (docs/answers.md, "Which sentences are quoted").
+# a runner-up further behind seldom held the answer the first two sentences lacked
+# (docs/answers.md, "Which sentences are quoted").
 FURTHER_SENTENCE_MARGIN = 3.0
 NEAR_DUPLICATE_COSINE = 0.9
 NO_ANSWER = "I could not find an answer to this question in the articles."
@@ -187,9 +188,10 @@ class Composer:
         sentence; the sentence after it, because news states a fact and gives its detail (the
         name, the number, the reason) in the next sentence, so on the news question sets the
         pair holds the answer about a quarter more often than the best sentence alone
-        (docs/answers.md, "Which sentences are quoted"); then at most one close runner-up that is no near-duplicate and brings words
-        the others lack. A runner-up from the best sentence's article must follow it in the
-        text, so that the best sentence leads and each article reads in text order."""
+        (docs/answers.md, "Which sentences are quoted"); then at most one close runner-up that
+        is no near-duplicate and brings words the others lack. A runner-up from the best
+        sentence's article must follow it in the text, so that the best sentence leads and each
+        article reads in text order."""
         corpus = self.corpus
         best = int(order[0])
         best_row = int(rows[best])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.reader_model import context_text, ensure_onnx, fingerprint, pair_ids, read_manifest
+from index.reader_model import context_text, ensure_onnx, fingerprint, pair_ids, read_manifest, tokenizer
 from qa.confidence import MODELS_DIR
 
 WEIGHTS_FILE = MODELS_DIR / "reader.safetensors"  # its manifest: reader.json beside it
@@ -24,15 +24,12 @@ def shipped_fingerprint() -> str | None:
 class Reader:
     def __init__(self, onnx_file: Path, tokenizer_dir: Path, max_tokens: int, threads: int = 1) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
+        self._tokenizer = tokenizer(tokenizer_dir)
         self.max_tokens = max_tokens
 
     @classmethod
