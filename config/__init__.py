@@ -47,6 +47,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     conversation_limit: int
     conversations_per_client: int
     conversation_ttl_seconds: int
+    min_free_mb: float
+    write_timeout_seconds: float
 
     def replace(self, **changes: Any) -> "Settings":
         return msgspec.structs.replace(self, **changes)
