@@ -154,7 +154,7 @@ def build(settings: Settings, passages: int, seed: int, memo: bool) -> dict:
         stack.enter_context(timings.wrap(embedder, "embed", "embed"))
         stack.enter_context(timings.wrap(store, "write_documents", "chroma_write"))
         batch: list = []
-        writer = pipeline.BatchWriter(store, nullcontext())  # as ingest writes, beside the embedding
+        writer = pipeline.BatchWriter(store, nullcontext(), settings)  # as ingest writes, beside the embedding
         stack.callback(writer.close)
         for document in synthetic_documents(squad_articles(), random.Random(seed)):
             if written >= passages:

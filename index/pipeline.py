@@ -8,8 +8,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from index.cleaning import clean
 from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
 from index.loading import METADATA_LIMITS, ArticleFiles, RawDocument, Skipped, clipped, same_file
-from index.store import DocumentRecords, Store, sentence_records
+from index.store import DocumentRecords, Store, StoreUnavailable, sentence_records
+from index.writefaults import WriterBusy, check_free_space, needed_bytes
 
 log = logging.getLogger(__name__)
 WRITE_BATCH_PASSAGES = 256  # documents are written to Chroma in batches of about this many passages
@@ -117,39 +119,63 @@ def passage_centroids(passages: list[Passage], sentence_vectors: np.ndarray) -> 
 
 
 class BatchWriter:
-    """Writes batches of documents to the store in order, on one background thread, so that
+    """Writes batches of documents to the store in order, each on a background thread, so that
     the next batch is split and embedded while this one is written: a Chroma server writes in
     its own process, on its own share of the cores. At most one batch is in flight; `submit`
     first waits for the previous one, `close` for the last, and both raise a failed write's
-    error. `written` is called in the submitting thread with each batch once it is stored."""
+    error. `written` is called in the submitting thread with each batch once it is stored.
 
-    def __init__(self, store: Store, lock: contextlib.AbstractContextManager,
+    Each batch is refused (DiskFull) unless the data dir's disk has room for it plus the
+    reserve, and is waited for at most `write_timeout_seconds` (WriterBusy): a write stuck
+    inside the store must not hold its caller, nor, on a daemon thread, the process's exit."""
+
+    def __init__(self, store: Store, lock: contextlib.AbstractContextManager, settings: Settings,
                  written: Callable[[list[DocumentRecords]], None] = lambda batch: None) -> None:
-        self._store, self._lock, self._written = store, lock, written
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        self._store, self._lock, self._settings, self._written = store, lock, settings, written
         self._in_flight: tuple[Future[None], list[DocumentRecords]] | None = None
 
     def _write(self, batch: list[DocumentRecords]) -> None:
+        settings = self._settings
+        need = needed_bytes(sum(len(item.sentences) for item in batch),
+                            sum(len(item.document.text.encode()) for item in batch))
+        check_free_space(settings.data_dir, settings.min_free_mb, need)
         with self._lock:  # held for one batch: other writers of the process wait for it alone
-            self._store.write_documents(batch, ingested_at=_now())
+            try:
+                self._store.write_documents(batch, ingested_at=_now())
+            except StoreUnavailable:
+                check_free_space(settings.data_dir, settings.min_free_mb, need)  # say so when the disk filled
+                raise
+
+    def _run(self, future: Future[None], batch: list[DocumentRecords]) -> None:
+        try:
+            self._write(batch)
+        except BaseException as exc:  # handed to the waiting caller
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
 
     def _settle(self) -> None:
         if self._in_flight is not None:
             future, batch = self._in_flight
             self._in_flight = None
-            future.result()
+            try:
+                future.result(timeout=self._settings.write_timeout_seconds)
+            except TimeoutError:
+                raise WriterBusy(f"a write to the store has not finished after {self._settings.write_timeout_seconds:g} s "
+                                 "(write_timeout_seconds); it may still complete: send it again later (an unchanged "
+                                 "article is reported as such)") from None
             self._written(batch)
 
     def submit(self, batch: list[DocumentRecords]) -> None:
         self._settle()
         batch = list(batch)  # the caller may clear its list
-        self._in_flight = (self._thread.submit(self._write, batch), batch)
+        future: Future[None] = Future()
+        threading.Thread(target=self._run, args=(future, batch), name="ingest-writer", daemon=True).start()
+        self._in_flight = (future, batch)
 
     def close(self) -> None:
-        try:
-            self._settle()
-        finally:
-            self._thread.shutdown(wait=True)  # after an error elsewhere, still let the write in flight end
+        """Wait for the batch in flight (bounded, as `submit`); after an error elsewhere, too."""
+        self._settle()
 
 
 def ingest(paths: Iterable[Path], store: Store, embedder: Embedder, settings: Settings, progress: bool = True,
@@ -196,7 +222,7 @@ def ingest_documents(documents: Iterable[RawDocument | Skipped], store: Store, e
             report.sentences += len(item.sentences)
         bar.set_postfix(passages=report.passages, passages_per_s=round(report.passages / (perf_counter() - started)))
 
-    writer = BatchWriter(store, lock, written)
+    writer = BatchWriter(store, lock, settings, written)
     try:
         for raw in bar:
             if isinstance(raw, Skipped):
@@ -231,6 +257,5 @@ def ingest_documents(documents: Iterable[RawDocument | Skipped], store: Store, e
         with lock:
             if orphans := store.remove_orphans():
                 log.warning("removed %d records left by an interrupted ingest", orphans)
-                store.bump_generation([])
     report.seconds = perf_counter() - started
     return report

@@ -242,9 +242,9 @@ class Store:
         if existed:
             self.documents.delete(ids=[doc_id])
         self._discard_records([doc_id])
-        self.meta.delete(ids=[intent])
         if existed:
             self.bump_generation([doc_id])
+        self.meta.delete(ids=[intent])  # last: until the change is announced, recovery finds it (remove_orphans)
         return existed
 
     def _intend(self, doc_ids: list[str]) -> str:
@@ -265,9 +265,11 @@ class Store:
                 collection.delete(where=where)
 
     def write_documents(self, batch: list[DocumentRecords], ingested_at: str) -> None:
-        """Replace documents, several per Chroma call. Document records are written last:
-        they are the commit markers, so a crash mid-write leaves only orphans that readers
-        ignore and the next ingest removes (the intent record written first names them)."""
+        """Replace documents, several per Chroma call. Document records are written after the
+        passages and sentences: they are the commit markers, so a crash mid-write leaves only
+        orphans that readers ignore and the next ingest (or `qa serve`) removes; the intent
+        record written first names them, and is removed only once the write is announced, so
+        that a write that failed after its commit markers is announced by that recovery."""
         doc_ids = [item.document.id for item in batch]
         intent = self._intend(doc_ids)
         if existing := self.documents.get(ids=doc_ids, include=[])["ids"]:
@@ -300,8 +302,8 @@ class Store:
                         "passage_count": len(item.passages), "metadata": json.dumps(d.metadata)}
                        for item in batch for d in [item.document]],
         )
-        self.meta.delete(ids=[intent])
         self.bump_generation(doc_ids)
+        self.meta.delete(ids=[intent])  # last: until the write is announced, recovery finds it (remove_orphans)
 
     def bump_generation(self, changed: list[str]) -> None:
         """Mark the corpus as changed; every reader (process or replica) notices on its next
@@ -326,9 +328,12 @@ class Store:
         return Changes(doc_ids=changed, until=now, records=sorted(found["ids"]))
 
     def remove_orphans(self) -> int:
-        """Delete the passages and sentences of interrupted writes: those of the documents that
-        intent records left behind name and that have no document record. Only for the one
-        writer of an embedded store: elsewhere another writer's intent may be in flight."""
+        """Settle interrupted writes: delete the passages and sentences of the documents that
+        intent records left behind name and that have no document record, and announce every
+        document they name in the change log, so that readers re-read them (a write that failed
+        after its commit markers, before its announcement, would otherwise be stored but never
+        served, and counted differently from what is listed). Only for the one writer of an
+        embedded store: elsewhere another writer's intent may be in flight."""
         left = self.meta.get(where={"kind": "pending"}, include=["metadatas"])
         named = sorted({d for m in left["metadatas"] for d in json.loads(m["doc_ids"])})
         committed = set(self.documents.get(ids=named, include=[])["ids"]) if named else set()
@@ -340,6 +345,7 @@ class Store:
                     collection.delete(ids=found)
                     removed += len(found)
         if left["ids"]:
+            self.bump_generation(named)
             self.meta.delete(ids=left["ids"])
         return removed
 

@@ -6,7 +6,6 @@ published (index/readmodel/), so that readers open it rather than each write it.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -16,24 +15,27 @@ from index.loading import ArticleFiles, RawDocument, Skipped, uploaded
 from index.pipeline import IngestReport, ingest_documents
 from index.readmodel import Peer, Versions
 from index.store import Store
+from index.writefaults import BoundedLock, check_free_space
 
 
 class Writer:
     """Writes one store and publishes its read model (`versions`, which the process's readers
     follow too). Writes are serialised within a process, one batch at a time (ingest embeds
     outside the lock): ingest's orphan sweep must not run while another request's document is
-    half written."""
+    half written. Waits for the lock and for a batch are bounded (WriterBusy), and a write is
+    refused up front when the data dir's disk is nearly full (DiskFull): index/writefaults.py."""
 
     def __init__(self, store: Store, settings: Settings, peer: Peer | None = None) -> None:
         self.store, self.settings = store, settings
         self.versions = Versions(store, settings, peer)
         self.embedder: Embedder | None = None  # loaded on the first write, with every core: most replicas only read
-        self._lock = threading.Lock()
+        self._lock = BoundedLock(settings.write_timeout_seconds)
 
     def ingest(self, documents: Iterable[RawDocument | Skipped], progress: bool = False,
                replace: bool = False) -> IngestReport:
         """Add or replace these documents (index/pipeline.py), then publish. A document whose id
         is held by one read from a file of another name is skipped (`taken`) unless `replace`."""
+        check_free_space(self.settings.data_dir, self.settings.min_free_mb)  # at once, before any embedding
         with self._lock:
             if self.embedder is None:
                 self.embedder = load_embedder(self.settings, threads=os.cpu_count() or 1)

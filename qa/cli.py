@@ -182,6 +182,9 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if flagged else 0
 
 
+SHUTDOWN_GRACE_SECONDS = 3  # after SIGTERM, how long requests in flight get to finish
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -194,7 +197,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     # A damaged, locked or unreachable store stops the start here with one clear line,
     # not deep inside a worker's start-up traceback.
-    Store.open(settings)
+    store = Store.open(settings)
+    if settings.store_mode == "embedded":  # this process is its one writer: settle what a failed write left
+        if orphans := store.remove_orphans():
+            print(f"removed {orphans} records left by an interrupted write", file=sys.stderr)
     export_models(settings)  # once here, not racing in every worker
     if args.ingest_seeds:
         seeds = Path(settings.seeds_dir)
@@ -207,7 +213,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run("qa.api.app:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
                 workers=workers, log_level="info", access_log=False,  # the app logs each request once, with its id
                 proxy_headers=bool(settings.trusted_proxies),
-                forwarded_allow_ips=settings.trusted_proxies or None)
+                forwarded_allow_ips=settings.trusted_proxies or None,
+                # SIGTERM ends the process within seconds: requests still running then (a write
+                # stuck in the store) are abandoned, not waited for.
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
     return 0
 
 
@@ -341,12 +350,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: invalid settings: {exc}", file=sys.stderr)
         return 2
     from index.store import StoreUnavailable
+    from index.writefaults import DiskFull, WriterBusy
 
     from qa.filters import UnknownDocuments
 
     try:
         return args.run(args, settings)
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, DiskFull, WriterBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except UnknownDocuments as exc:

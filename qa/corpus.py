@@ -202,6 +202,14 @@ class Corpus:
             found = self._title_terms[doc_id] = frozenset(terms(self.documents[doc_id].title))
         return found
 
+    def counts(self) -> dict[str, int]:
+        """How many documents, passages and sentences this version serves (removed documents'
+        rows, still in the columns, left out): what GET /documents lists, so /ready agrees with it."""
+        codes = np.fromiter(self.doc_code.values(), dtype=np.int64, count=len(self.doc_code))
+        first, last = self.doc_passage_bounds[codes], self.doc_passage_bounds[codes + 1]
+        sentences = self.sentence_bounds[last] - self.sentence_bounds[first]
+        return {"documents": len(codes), "passages": int((last - first).sum()), "sentences": int(sentences.sum())}
+
     def passage_count(self, doc_id: str) -> int:
         """How many passages the document has (0 for an id the corpus does not hold)."""
         return len(self.doc_passages(doc_id))

@@ -13,10 +13,11 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_500_INTERNAL_SERVER_ERROR,
-                                   HTTP_503_SERVICE_UNAVAILABLE)
+                                   HTTP_503_SERVICE_UNAVAILABLE, HTTP_507_INSUFFICIENT_STORAGE)
 
 from config import Settings, load_settings
 from index.store import StoreUnavailable
+from index.writefaults import DiskFull, WriterBusy
 from qa.api.ask import AskController
 from qa.api.bodies import check_json_body
 from qa.api.citations import CitationController, ReferenceController
@@ -43,6 +44,15 @@ log = logging.getLogger("qa.api")
 def _store_unavailable(_: Request, exc: Exception) -> Response:
     return Response({"status_code": 503, "detail": f"the document store is unavailable: {exc}"},
                     status_code=HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _disk_full(_: Request, exc: Exception) -> Response:
+    return Response({"status_code": 507, "detail": str(exc)}, status_code=HTTP_507_INSUFFICIENT_STORAGE)
+
+
+def _writer_busy(_: Request, exc: Exception) -> Response:
+    return Response({"status_code": 503, "detail": str(exc)}, status_code=HTTP_503_SERVICE_UNAVAILABLE,
+                    headers={"Retry-After": "30"})
 
 
 def _unknown_documents(_: Request, exc: Exception) -> Response:
@@ -99,7 +109,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # Outermost first: the access log and the metrics see every response, 429s included.
         middleware=[RequestIdMiddleware(), prometheus_config().middleware,
                     *(limit.middleware for limit in rate_limit_configs(settings))],
-        exception_handlers={StoreUnavailable: _store_unavailable, UnknownDocuments: _unknown_documents,
+        exception_handlers={StoreUnavailable: _store_unavailable, DiskFull: _disk_full, WriterBusy: _writer_busy,
+                            UnknownDocuments: _unknown_documents,
                             RecursionError: _too_deep, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="News QA", version="0.1.0",
                                      description="Extractive, citation-first answers over a news collection.",

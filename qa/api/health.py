@@ -1,4 +1,4 @@
-"""GET /health (the process is up) and GET /ready (model loaded, store reachable)."""
+"""GET /health (the process is up) and GET /ready (model loaded, store reachable, what is served)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,10 @@ class HealthController(Controller):
     def ready(self, service: QAService) -> Response[Readiness]:
         embedder = f"{service.settings.embedder}"
         try:
-            counts = service.store.counts()
+            service.store.generation()  # one small read: the store answers
+            # What is served, as GET /documents lists it: the store's own counts also hold the
+            # records of a write that failed part-way (not committed, never served).
+            counts = service.corpus.counts()
         except Exception as exc:  # the store's client raises many kinds when the server is gone
             body = Readiness(ready=False, store="unreachable", store_mode=service.settings.store_mode,
                              embedder=embedder, documents=0, passages=0, sentences=0, detail=str(exc)[:300])
