@@ -47,6 +47,19 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     conversation_limit: int
     conversations_per_client: int
     conversation_ttl_seconds: int
+    feeds_poll: Literal["auto", "off"]
+    feeds_default_every: str
+    feeds_contact_url: str
+    feeds_host_interval: float
+    feeds_connect_timeout: float
+    feeds_read_timeout: float
+    feeds_response_seconds: float
+    feeds_max_bytes: int
+    feeds_retries: int
+    feeds_retry_backoff: float
+    feeds_retry_after_max: float
+    feeds_full_text_chars: int
+    feeds_workers: int
     min_free_mb: float
     write_timeout_seconds: float
 

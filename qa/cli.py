@@ -1,4 +1,4 @@
-"""The `qa` command line: ingest, delete, ask, search, cite, verify, serve, eval, export-onnx."""
+"""The `qa` command line: ingest, delete, ask, search, cite, verify, serve, eval, feeds, export-onnx."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 
 from config import Settings, load_settings
+from qa import feeds_cli
 from qa.references import STYLES
 from qa.schemas import Filters, QuestionText, TopK
 
@@ -330,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new", type=Path, nargs="+", help="reports of `qa eval --output` (several are pooled)")
     p.add_argument("--old", type=Path, nargs="+", required=True, help="the earlier reports of the same sets")
     p.set_defaults(run=cmd_compare)
+
+    feeds_cli.add_parser(sub)
 
     p = sub.add_parser("export-onnx", help="export the embedding model and the reader to ONNX (made on first use otherwise)")
     p.set_defaults(run=cmd_export_onnx)

@@ -5,6 +5,7 @@ write through the store's one writer (index/writer.py)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -23,11 +24,13 @@ from index.writer import Writer
 from qa import peer
 from qa.answer import Composer, Composition, answer_text
 from qa.answer_models import AnswerModels
+from qa.citations import CitationNotFound
 from qa.citations import resolve as resolve_citation
 from qa.confidence import LinearModel
 from qa.conversation import Conversations, Turn, resolve
 from qa.corpus import Corpus
 from qa.doc_index import document_index
+from qa.feeds import FeedDesk
 from qa.filters import UnknownDocuments, describe, select
 from qa.lookup import lookup
 from qa.question import analyse
@@ -35,6 +38,7 @@ from qa.references import Style, render
 from qa.retrieval import Hit, Retriever
 from qa.schemas import (AskResponse, CitationDetail, Filters, LookupResponse, SearchHit, SearchResponse,
                         VerifyResponse)
+from qa.superseded import replaced_citation
 from qa.verify import verify
 
 log = logging.getLogger(__name__)
@@ -156,8 +160,20 @@ class QAService:
         return folder / name
 
     def citation(self, citation_id: str) -> CitationDetail:
-        """A cited quote with its paragraph and neighbouring sentences (CitationNotFound)."""
-        return resolve_citation(self.corpus, citation_id)
+        """A cited quote with its paragraph and neighbouring sentences (CitationNotFound, or
+        CitationGone for one into a version that a newer one replaced)."""
+        corpus = self.corpus
+        try:
+            return resolve_citation(corpus, citation_id)
+        except CitationNotFound:
+            if (gone := replaced_citation(corpus, citation_id, self.settings.data_dir)) is not None:
+                raise gone from None
+            raise
+
+    @functools.cached_property
+    def feeds(self) -> FeedDesk:
+        """The feed subscriptions of this data dir, polled through this service's writer."""
+        return FeedDesk(self.settings, self._writer)
 
     def lookup(self, quote: str, limit: int, min_similarity: float) -> LookupResponse:
         """Where a quote occurs: exact matches, then close ones."""

@@ -23,6 +23,7 @@ from qa.api.bodies import check_json_body
 from qa.api.citations import CitationController, ReferenceController
 from qa.api.cors import cors_config
 from qa.api.dependencies import provide_service
+from qa.api.feeds import FeedController
 from qa.api.health import HealthController
 from qa.api.metrics import MetricsController, prometheus_config
 from qa.api.queries import STATE_KEY, check_query, declared_query_parameters
@@ -35,6 +36,7 @@ from qa.api.security import API_KEY_HEADER, PUBLIC, api_key_guard
 from qa.api.static import StaticController
 from qa.api.stream import StreamController
 from qa.api.uploads import DocumentWriteController, upload_file
+from qa.feeds import BackgroundPoller
 from qa.filters import UnknownDocuments
 from qa.service import QAService
 
@@ -89,15 +91,23 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.service = service or QAService.open(settings)
+        # Feeds polled in the background by one process of the deployment (a lock in the data dir);
+        # a service passed in is the caller's, and so is polling for it.
+        poller = BackgroundPoller(app.state.service.feeds, app.state.service.refresh) \
+            if service is None and settings.feeds_poll != "off" else None
+        if poller is not None:
+            poller.start()
         try:
             yield
         finally:
+            if poller is not None:
+                poller.stop()
             if service is None:  # a service passed in belongs to the caller
                 app.state.service.close()
 
     app = Litestar(
         route_handlers=[AskController, StreamController, SearchController, HealthController, CitationController,
-                        ReferenceController, StaticController, MetricsController, ReadModelController,
+                        ReferenceController, StaticController, MetricsController, ReadModelController, FeedController,
                         # Reads and writes of /documents; article uploads may be larger than any other request.
                         Router("/", route_handlers=[DocumentWriteController, upload_file],
                                request_max_body_size=settings.max_upload_bytes)],

@@ -10,7 +10,7 @@ from typing import Annotated
 from litestar import Controller, MediaType, Response, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_200_OK, HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from litestar.status_codes import HTTP_200_OK, HTTP_410_GONE, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from qa.api.documents import DocIdParam
 from qa.api.media import TEXT, alternative_media
@@ -21,6 +21,7 @@ from qa.references import MEDIA_TYPES, Style
 from qa.schemas import (MAX_VERIFY_CHARACTERS, CitationDetail, LookupRequest, LookupResponse, VerifyRequest,
                         VerifyResponse)
 from qa.service import QAService
+from qa.superseded import CitationGone
 from qa.verify import TooMuchToVerify
 
 CitationIdParam = Annotated[str, Parameter(max_length=64, description="A citation id from /ask or /citations/lookup")]
@@ -38,6 +39,10 @@ class CitationController(Controller):
     def get_citation(self, service: QAService, citation_id: CitationIdParam) -> CitationDetail:
         try:
             return service.citation(citation_id)
+        except CitationGone as exc:
+            raise HTTPException(str(exc), status_code=HTTP_410_GONE, extra={
+                "doc_id": exc.doc_id, "current_version": exc.current_version,
+                "document_url": f"/documents/{exc.doc_id}"}) from exc
         except CitationNotFound as exc:
             raise NotFoundException(str(exc)) from exc
 
