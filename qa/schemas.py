@@ -194,10 +194,22 @@ class TextSpan(msgspec.Struct):
     end: Offset
 
 
+ChangeKind = Literal["reversal", "negation", "number", "name", "wording",
+                     "spelling", "punctuation", "ellipsis", "brackets", "cut"]
+
+
 class QuoteChange(msgspec.Struct):
-    draft: str  # the words as submitted ("" when the draft left them out)
-    source: str  # the words in the article ("" when the draft added them)
-    kind: str  # "number", "negation", "name", "spelling" or "wording"
+    """One difference between a quotation and its source, and whether editorial convention allows it."""
+
+    draft: Annotated[str, Meta(description="The words as submitted (\"\" when the text left them out).")]
+    source: Annotated[str, Meta(description="The words in the article (\"\" when the text added them).")]
+    kind: Annotated[ChangeKind, Meta(description=(
+        "A misquote: reversal (an antonym or a polarity flip: reluctant/willing, rose/fell), negation, number, "
+        "name or wording (any other word added, dropped or replaced). Allowed: spelling (a variant, a typo, "
+        "hyphenation), punctuation, ellipsis (an omission marked ... or \u2026 or [\u2026]), brackets (an insertion "
+        "or replacement in square brackets), cut (an ellipsis where the quote starts or ends)."))]
+    allowed: Annotated[bool, Meta(description=(
+        "True for a change a style guide permits (the quote is close); false makes the quote misquoted."))]
 
 
 class VerifiedQuote(msgspec.Struct):
@@ -205,10 +217,13 @@ class VerifiedQuote(msgspec.Struct):
     end: Offset
     parts: list[TextSpan]
     quote: str  # what was looked up: the quoted words (both parts, joined, for a split quote)
-    status: Literal["exact", "close", "misquoted", "not_found"]
+    status: Annotated[Literal["exact", "close", "misquoted", "not_found"], Meta(description=(
+        "exact: the same words (quote marks, whitespace and letter case aside); close: only changes editorial "
+        "convention allows, each in `changes`; misquoted: a word added, dropped or replaced without an ellipsis "
+        "or brackets; not_found: no passage of the archive is that close."))]
     similarity: float | None
     source: CitationDetail | None  # the best source: document, offsets, citation id, title, metadata
-    changes: list[QuoteChange]
+    changes: list[QuoteChange]  # in the quotation's order; a reversal is the gravest
 
 
 class VerifyResponse(msgspec.Struct):

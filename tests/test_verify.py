@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 
 from qa.cli import main
 from qa.quotations import MIN_QUOTE_WORDS, find_quotations
-from qa.schemas import MAX_VERIFY_CHARACTERS, MAX_VERIFY_QUOTES
+from qa.lexicon import is_reversal
+from qa.quote_diff import compare
+from qa.schemas import MAX_VERIFY_CHARACTERS, MAX_VERIFY_QUOTES, QuoteChange
+from qa.spelling import is_spelling_variant
 from qa.verify import verify
 
 MARKS = [('"', '"'), ("\u201c", "\u201d"), ("\u201e", "\u201c"), ("\u00ab", "\u00bb"), ("\u2018", "\u2019")]
@@ -126,8 +129,12 @@ CASES = [
     ("exact", "\u201cChina\u2019s President Xi Jinping during his visit to Paris\u201d"),  # curly apostrophe
     ("exact", '"China\'s President Xi Jinping during his visit to Paris"'),  # straight apostrophe
     ("exact", '"According to Chinese customs data," he said, "trade between China and Russia reached a record"'),
-    ("close", '"Western powers have expressed concerns that China could provide weapons to Russia"'),  # a word left out
-    ("close", '"Western powers have voiced concerns that China could potentially provide weapons to Russia"'),
+    ("close", '"Western powers have expressed concerns that China could \u2026 provide weapons to Russia"'),
+    ("close", '"[Western powers] have expressed concerns that [Beijing] could potentially provide weapons to Russia"'),
+    ("close", '"Western powers have expressed concerns that China could potentialy provide weapons to Russia"'),
+    ("misquoted", '"Western powers have expressed concerns that China could provide weapons to Russia"'),  # a word left out
+    ("misquoted", '"Western powers have voiced concerns that China could potentially provide weapons to Russia"'),
+    ("misquoted", '"Beijing is ready to openly condemn Russian actions"'),  # the article: "remains reluctant"
     ("misquoted", '"trade between China and Russia reached a record $204.1 billion in 2023"'),  # digits swapped
     ("misquoted", '"President Emmanuel Macron hosted Xi Jinping for his first visit to Europe in ten years"'),
     ("misquoted", '"the European Union is not unwavering in its support for Kyiv"'),  # negation inserted
@@ -149,12 +156,102 @@ def test_each_kind_of_quote_gets_its_status(service, status, draft):
     document = service.corpus.documents[result.source.doc_id]
     assert document.text[result.source.start : result.source.end] == result.source.quote
     if status == "misquoted":
-        assert any(c.kind in ("number", "negation", "name") for c in result.changes), result.changes
+        assert any(not c.allowed for c in result.changes), result.changes
+    if status == "close":
+        assert result.changes and all(c.allowed for c in result.changes), result.changes
 
 
 def test_a_changed_number_is_named_in_the_diff(service):
     response = verify(service.corpus, '"trade between China and Russia reached a record $204.1 billion in 2023"')
     assert [(c.draft, c.source, c.kind) for c in response.quotes[0].changes] == [("$204.1", "$240.1", "number")]
+
+
+def _changes(service, quote: str) -> tuple[str, list[tuple[str, str, str, bool]]]:
+    result = verify(service.corpus, f"\u201c{quote}\u201d").quotes[0]
+    return result.status, [(c.draft, c.source, c.kind, c.allowed) for c in result.changes]
+
+
+@pytest.mark.parametrize(("quote", "swap"), [
+    ("Beijing remains willing to openly condemn Russian actions", ("willing", "reluctant")),
+    ("Beijing is ready to openly condemn Russian actions", ("is ready", "remains reluctant")),
+    ("trade between China and Russia reached a record $240.1 billion in 2023, with Chinese exports to Russia "
+     "decreasing by 46.9%", ("decreasing", "increasing")),
+    ("The two leaders confirmed their unrestricted partnership, which has weakened as both nations encounter "
+     "increased tensions with Western countries", ("weakened", "strengthened")),
+])
+def test_an_antonym_swap_is_a_misquote_of_kind_reversal(service, quote, swap):
+    assert _changes(service, quote) == ("misquoted", [(*swap, "reversal", False)])
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("rose", "fell"), ("approved", "rejected"), ("increase", "decrease"), ("reluctant", "willing"),
+    ("ready", "reluctant"), ("won", "lost"), ("approval", "disapproval"), ("likely", "unlikely"),
+    ("higher", "lower"), ("rising", "falling")])
+def test_antonyms_come_from_wordnet_with_their_inflections_and_derived_forms(first, second):
+    assert is_reversal(first, second) and is_reversal(second, first)
+
+
+@pytest.mark.parametrize(("first", "second"), [("big", "large"), ("said", "stated"), ("rose", "climbed"),
+                                               ("reluctant", "hesitant")])
+def test_synonyms_are_no_reversal(first, second):
+    assert not is_reversal(first, second)
+
+
+@pytest.mark.parametrize(("quote", "change"), [
+    ("Beijing remains hesitant to openly condemn Russian actions", ("hesitant", "reluctant", "wording")),
+    ("Beijing remains reluctant to condemn Russian actions", ("", "openly", "wording")),
+    ("Beijing remains reluctant to openly condemn all Russian actions", ("all", "", "wording")),
+    ("Beijing remains reluctant to openly condemn Russian actions and can afford to cut off ties",
+     ("", "ill", "wording")),
+])
+def test_an_unmarked_substitution_insertion_or_dropped_word_is_a_misquote(service, quote, change):
+    assert _changes(service, quote) == ("misquoted", [(*change, False)])
+
+
+def test_an_ellipsis_omission_is_close_and_named_as_allowed(service):
+    for mark in ("...", "\u2026", "[\u2026]", "[...]"):
+        assert _changes(service, f"Beijing remains reluctant {mark} Russian actions") == (
+            "close", [(mark, "to openly condemn", "ellipsis", True)])
+    assert _changes(service, "\u2026 remains reluctant to openly condemn Russian actions") == (
+        "close", [("\u2026", "", "cut", True)])
+
+
+def test_a_bracketed_insertion_or_replacement_is_close_and_named_as_allowed(service):
+    assert _changes(service, "[China] remains reluctant to openly condemn Russian actions") == (
+        "close", [("[China]", "Beijing", "brackets", True)])
+    assert _changes(service, "Beijing remains reluctant to openly condemn [Moscow's] actions") == (
+        "close", [("[Moscow's]", "Russian", "brackets", True)])
+    assert _changes(service, "Beijing remains reluctant [sic] to openly condemn Russian actions") == (
+        "close", [("[sic]", "", "brackets", True)])
+
+
+def test_brackets_that_add_a_negation_are_a_misquote(service):
+    assert _changes(service, "Beijing remains [not] reluctant to openly condemn Russian actions") == (
+        "misquoted", [("[not]", "", "negation", False)])
+
+
+@pytest.mark.parametrize(("quote", "change"), [
+    ("Beijing remains reluctant to openly condemm Russian actions", ("condemm", "condemn")),  # a typo
+    ("Beijing remains reluctnat to openly condemn Russian actions", ("reluctnat", "reluctant")),  # two letters swapped
+    ("the European Union is unwavering in its support for Kyiv", None),  # exact
+    ("Russia to cease its aggressive actions in Ukraine during a tri-lateral meeting in Paris",
+     ("tri-lateral", "trilateral")),
+    ("emphasising that the European Union is unwavering in its support for Kyiv", ("emphasising", "emphasizing")),
+])
+def test_spelling_variants_typos_and_hyphenation_are_close(service, quote, change):
+    expected = ("close", [(*change, "spelling", True)]) if change else ("exact", [])
+    assert _changes(service, quote) == expected
+
+
+def test_another_english_word_within_one_edit_is_no_typo():
+    assert compare("the rates rose", "the dates rose") == ("misquoted", [
+        QuoteChange(draft="rates", source="dates", kind="wording", allowed=False)])
+    assert not is_spelling_variant("form", "from") and is_spelling_variant("colour", "color")
+
+
+def test_changed_punctuation_is_close_and_named(service):
+    assert _changes(service, "Beijing remains reluctant to openly condemn Russian actions; and can ill afford") == (
+        "close", [("actions;", "actions", "punctuation", True)])
 
 
 def test_sentence_mode_checks_every_sentence(service):

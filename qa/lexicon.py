@@ -1,0 +1,92 @@
+"""Which words are opposites and which are English, for quote verification: a word put in
+place of its antonym reverses what was said (reluctant / ready, rose / fell), and a changed
+word that is no English word is a typo rather than another word.
+
+The data is derived from WordNet 3.0 by benchmarks/build_lexicon.py and shipped as package
+data (qa/models/antonyms.tsv, english_words.txt, with WordNet's licence beside them), so
+nothing needs WordNet installed at run time. Both files are read once, on first use."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+from pathlib import Path
+
+from index.lexical import stopwords
+
+MODELS_DIR = Path(__file__).with_name("models")
+# A word and the same word with a negative prefix (likely / unlikely, legal / illegal) are a
+# polarity flip whether or not WordNet pairs them; shorter words are too often other words.
+_NEGATIVE_PREFIX = re.compile(r"^(?:un|in|im|il|ir|dis|non)-?(?P<rest>\w{5,})$")
+
+
+@lru_cache(maxsize=1)
+def _poles() -> dict[str, frozenset[tuple[int, int]]]:
+    """word -> the (line, side) of antonyms.tsv it is on: two words are antonyms when they
+    are on opposite sides of one line."""
+    on: dict[str, set[tuple[int, int]]] = {}
+    text = (MODELS_DIR / "antonyms.tsv").read_text(encoding="utf-8")
+    for line, pair in enumerate(text.splitlines()):
+        for side, words in enumerate(pair.split("\t")):
+            for word in words.split():
+                on.setdefault(word, set()).add((line, side))
+    return {word: frozenset(places) for word, places in on.items()}
+
+
+# WordNet's morphology ("morphy"): an inflected form's ending and what its lemma ends with.
+# Irregular forms (fell, better, stopped) are in the word list itself.
+_SUFFIXES = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
+             ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", ""),
+             ("er", ""), ("est", ""), ("er", "e"), ("est", "e"))
+
+
+class _Words(NamedTuple):
+    known: frozenset[str]  # lemmas and irregular forms
+    irregular: dict[str, frozenset[str]]  # lemma -> its irregular forms
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> _Words:
+    known: set[str] = set()
+    irregular: dict[str, set[str]] = {}
+    for line in (MODELS_DIR / "english_words.txt").read_text(encoding="utf-8").splitlines():
+        form, _, lemma = line.partition("\t")
+        known.add(form)
+        if lemma:
+            irregular.setdefault(lemma, set()).add(form)
+    return _Words(frozenset(known), {lemma: frozenset(forms) for lemma, forms in irregular.items()})
+
+
+def load() -> None:
+    """Read the data now (a server does so at start, not on its first request)."""
+    _poles()
+    _english_words()
+
+
+def is_reversal(first: str, second: str) -> bool:
+    """The two words (lower case) are antonyms, or one is the other with a negative prefix."""
+    poles = _poles()
+    mine, theirs = poles.get(first, frozenset()), poles.get(second, frozenset())
+    if any((line, 1 - side) in theirs for line, side in mine):
+        return True
+    return any((m := _NEGATIVE_PREFIX.match(a)) is not None and m["rest"] == b
+               for a, b in ((first, second), (second, first)))
+
+
+def is_english(word: str) -> bool:
+    """A word (lower case) of English: a stop word, a WordNet lemma or irregular form, or a
+    regular inflection of a lemma that has no irregular one of that ending (stoped is not
+    English: stop makes stopped); possessives and hyphenated compounds count by their parts."""
+    words = _english_words()
+    word = word.removesuffix("'s")
+    if word in words.known or word in stopwords():
+        return True
+    if "-" in word:
+        return all(is_english(part) for part in word.split("-") if part)
+    for ending, lemma_ending in _SUFFIXES:
+        lemma = word[: len(word) - len(ending)] + lemma_ending
+        if len(word) > len(ending) + 1 and word.endswith(ending) and lemma in words.known \
+                and not any(form.endswith(ending) for form in words.irregular.get(lemma, ())):
+            return True
+    return False

@@ -1,0 +1,250 @@
+"""A quotation's words against its source's, by editorial convention: every difference named,
+and allowed or not.
+
+A style guide lets a quotation change only a few things: spelling (`qa.spelling`),
+punctuation, an omission marked with an ellipsis (`...`, `…`, `[…]`), an insertion or
+replacement marked with square brackets (`[Beijing]`), and where it starts and ends. Any
+other change of the words (one added, dropped or put in place of another) is a misquote,
+named by what it touches: a number, a negation, a reversal (an antonym or a polarity flip,
+`qa.lexicon`), a name, or the wording. Quote marks, whitespace and letter case are no change."""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+from typing import NamedTuple
+
+from qa.lexicon import is_reversal
+from qa.schemas import QuoteChange
+from qa.spelling import is_spelling_variant
+from qa.textnorm import normalise, unify_marks
+
+MIN_SHARED = 0.6  # share of the quote's words found in order at the source, below which it is not found
+NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                          "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
+                          "ninety hundred thousand million billion trillion dozen half quarter third first second "
+                          "percent".split())
+NEGATIONS = frozenset("not no never none nothing nobody neither nor cannot without".split())
+ALLOWED = frozenset({"spelling", "punctuation", "ellipsis", "brackets", "cut"})
+# A bracketed group, an ellipsis, or a word (which never runs into an ellipsis: "actions...").
+_TOKEN = re.compile(r"\[[^\[\]\n]*\]|\.{3,}|\u2026|(?:(?!\.{3})[^\s\[\]\u2026])+")
+_MARKS = re.compile(r"\[[^\[\]\n]*\]|\.{3,}|\u2026")
+_ELLIPSIS = re.compile(r"^\[?\s*(?:\.\s?\.\s?\.+|\u2026)\s*\]?$")
+_EDGE_PUNCTUATION = "\"'.,;:!?()[]{}\u2018\u2019\u201c\u201d\u00ab\u00bb"
+_QUOTE_MARKS = str.maketrans("", "", "\"'")
+_WORDS = re.compile(r"\S+")
+SPAN_SLACK = 40  # characters searched beyond the lookup's span, on either side, besides the quote's length
+_OPENING = "\"'(\u2018\u201c\u00ab"
+_CLOSING = "\"'),;:\u2019\u201d\u00bb"
+
+
+class Token(NamedTuple):
+    shown: str  # as written, punctuation kept
+    key: str  # compared: normalised, lower case, edge punctuation stripped; a mark's is unique
+    mark: str = ""  # "ellipsis" or "brackets" for the editor's marks, "" for a word
+
+
+def tokens(text: str, marks: bool = True) -> list[Token]:
+    """The words of `text` and, with `marks`, its ellipses and bracketed groups."""
+    out = []
+    for match in (_TOKEN if marks else re.compile(r"\S+")).finditer(text):
+        shown = match[0]
+        if marks and (shown.startswith("[") or shown[0] in ".\u2026"):
+            mark = "ellipsis" if _ELLIPSIS.match(shown) else "brackets"
+            out.append(Token(shown, f"\x00{len(out)}", mark))  # matches nothing of the source
+            continue
+        key = normalise(shown).text.strip(_EDGE_PUNCTUATION)
+        if key:
+            out.append(Token(shown, key))
+    return out
+
+
+def without_marks(quote: str) -> str:
+    """The quote as looked up in the archive: its ellipses and bracketed groups cut out."""
+    cut = _MARKS.sub(" ", quote)
+    return quote if cut == quote else " ".join(cut.split())
+
+
+def source_span(quote: str, text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of `text` from the first to the last of the quote's words found in order around
+    [start, end), the lookup's character alignment: that alignment keeps about the quote's
+    length, so it cuts short a source from which an ellipsis (or a dropped word) left words out."""
+    mine = tokens(quote)
+    while mine and mine[0].mark == "ellipsis":
+        mine = mine[1:]  # a cut: it stands for no source words
+    while mine and mine[-1].mark == "ellipsis":
+        mine = mine[:-1]
+    lo, hi = max(0, start - SPAN_SLACK), min(len(text), end + len(quote) + SPAN_SLACK)
+    found = [(m.start(), m.end(), key) for m in _WORDS.finditer(text, lo, hi)
+             if (key := normalise(m[0]).text.strip(_EDGE_PUNCTUATION))]
+    blocks = [b for b in SequenceMatcher(None, [t.key for t in mine], [key for _, _, key in found], autojunk=False)
+              .get_matching_blocks() if b.size]
+    if not blocks:
+        return None
+    # Words of the quote before its first match or after its last stand for as many source words
+    # there (Putin / Macron hosted): the span takes them in, so that they are compared.
+    first = blocks[0].b - min(blocks[0].a, blocks[0].b)
+    last = blocks[-1].b + blocks[-1].size - 1
+    last += min(len(mine) - blocks[-1].a - blocks[-1].size, len(found) - 1 - last)
+    span_start, span_end = found[first][0], found[last][1]
+    while span_start < span_end and text[span_start] in _OPENING:
+        span_start += 1
+    while span_end > span_start and text[span_end - 1] in _CLOSING:
+        span_end -= 1
+    return span_start, span_end
+
+
+def _joined(words: list[Token]) -> str:
+    return "".join(w.key for w in words)
+
+
+def _kind(draft: list[Token], source: list[Token], first_in_quote: bool) -> str:
+    """What a change of words is about: number, negation, reversal, spelling, name or wording."""
+    both = draft + source
+    if any(any(c.isdigit() for c in w.key) or w.key in NUMBER_WORDS for w in both):
+        return "number"
+    if any(w.key in NEGATIONS or w.key.endswith("n't") for w in both):
+        return "negation"
+    if any(is_reversal(d.key, s.key) for d in draft for s in source):
+        return "reversal"
+    if draft and source and (is_spelling_variant(_joined(draft), _joined(source)) or (
+            len(draft) == len(source) and all(is_spelling_variant(d.key, s.key) for d, s in zip(draft, source)))):
+        return "spelling"  # hyphenation (well-known / well known) joins words
+    # A capitalised word that does not merely start the quote is a name (or part of one).
+    if any(w.shown.lstrip(_EDGE_PUNCTUATION)[:1].isupper() for w in (draft[1:] if first_in_quote else draft) + source):
+        return "name"
+    return "wording"
+
+
+def _change(draft: list[Token], source: list[Token], kind: str) -> QuoteChange:
+    return QuoteChange(draft=" ".join(t.shown for t in draft), source=" ".join(t.shown for t in source), kind=kind,
+                       allowed=kind in ALLOWED)
+
+
+def _marked(token: Token, omitted: list[Token], at_edge: bool) -> QuoteChange:
+    """The change an ellipsis or a bracketed group makes, `omitted` the source words it stands for."""
+    if token.mark == "ellipsis":
+        return _change([token], omitted, "cut" if at_edge else "ellipsis")
+    inner = tokens(token.shown[1:-1], marks=False)
+    if any(w.key in NEGATIONS or w.key.endswith("n't") for w in inner) and not any(
+            w.key in NEGATIONS or w.key.endswith("n't") for w in omitted):
+        return _change([token], omitted, "negation")  # brackets may clarify, never negate
+    return _change([token], omitted, "brackets")
+
+
+def _align_marks(draft: list[Token], source: list[Token], at_start: bool, at_end: bool,
+                 first_in_quote: bool) -> list[QuoteChange]:
+    """Changes in a stretch holding marks: an edit-distance alignment in which each mark stands
+    for any run of source words at no cost, so that only the unmarked differences count."""
+    rows, columns = len(draft) + 1, len(source) + 1
+    cost = [[0] * columns for _ in range(rows)]
+    for j in range(1, columns):
+        cost[0][j] = j
+    for i in range(1, rows):
+        wild = bool(draft[i - 1].mark)
+        cost[i][0] = cost[i - 1][0] + (0 if wild else 1)
+        for j in range(1, columns):
+            if wild:
+                cost[i][j] = min(cost[i - 1][j], cost[i][j - 1])
+            else:
+                same = draft[i - 1].key == source[j - 1].key
+                cost[i][j] = min(cost[i - 1][j - 1] + (0 if same else 1), cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    # Walk back: each mark with the source words it took, and the unmarked differences between.
+    steps: list[tuple[int | None, int | None]] = []  # (draft index, source index); None: nothing on that side
+    i, j = len(draft), len(source)
+    while i or j:
+        wild = i > 0 and bool(draft[i - 1].mark)
+        if wild and j > 0 and cost[i][j] == cost[i][j - 1]:
+            steps.append((i - 1, j - 1))
+            j -= 1
+        elif wild:
+            steps.append((i - 1, None))
+            i -= 1
+        elif i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (draft[i - 1].key != source[j - 1].key):
+            steps.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i > 0 and cost[i][j] == cost[i - 1][j] + 1:
+            steps.append((i - 1, None))
+            i -= 1
+        else:
+            steps.append((None, j - 1))
+            j -= 1
+    changes: list[QuoteChange] = []
+    literal: tuple[list[Token], list[Token]] = ([], [])  # unmarked differences not yet reported
+    mark: int | None = None  # the mark being walked, and the source words it stands for
+    omitted: list[Token] = []
+
+    def flush_literal() -> None:
+        if literal[0] or literal[1]:
+            first = first_in_quote and bool(literal[0]) and literal[0][0] is draft[0]
+            changes.append(_change(literal[0][:], literal[1][:], _kind(literal[0], literal[1], first)))
+            literal[0].clear()
+            literal[1].clear()
+
+    def flush_mark() -> None:
+        if mark is not None:
+            edge = (at_start and mark == 0) or (at_end and mark == len(draft) - 1)
+            changes.append(_marked(draft[mark], omitted[:], edge))
+
+    for d, s in reversed(steps):
+        if d is not None and draft[d].mark:
+            if mark != d:
+                flush_mark()
+                flush_literal()
+                mark, omitted = d, []
+            if s is not None:
+                omitted.append(source[s])
+            continue
+        flush_mark()
+        mark = None
+        if d is not None and s is not None and draft[d].key == source[s].key:
+            flush_literal()
+            continue
+        if d is not None:
+            literal[0].append(draft[d])
+        if s is not None:
+            literal[1].append(source[s])
+    flush_mark()
+    flush_literal()
+    return changes
+
+
+def _punctuation(draft: list[Token], source: list[Token], first: bool, last: bool) -> list[QuoteChange]:
+    """Punctuation changed on words that are the same (quote marks aside, and the marks before
+    a quote's first word or after its last, which belong to the sentence around it)."""
+    changes = []
+    for n, (d, s) in enumerate(zip(draft, source)):
+        mine, theirs = unify_marks(d.shown).lower().translate(_QUOTE_MARKS), \
+            unify_marks(s.shown).lower().translate(_QUOTE_MARKS)
+        if first and n == 0:
+            mine, theirs = mine.lstrip(_EDGE_PUNCTUATION), theirs.lstrip(_EDGE_PUNCTUATION)
+        if last and n == len(draft) - 1:
+            mine, theirs = mine.rstrip(_EDGE_PUNCTUATION), theirs.rstrip(_EDGE_PUNCTUATION)
+        if mine != theirs:
+            changes.append(_change([d], [s], "punctuation"))
+    return changes
+
+
+def compare(quote: str, source: str) -> tuple[str, list[QuoteChange]]:
+    """The status of `quote` against the source span found for it (`exact`, `close`,
+    `misquoted` or `not_found`) and its changes, in the quote's order."""
+    mine, theirs = tokens(quote), tokens(source, marks=False)
+    words = sum(not t.mark for t in mine)
+    if not words:
+        return "not_found", []
+    matcher = SequenceMatcher(None, [t.key for t in mine], [t.key for t in theirs], autojunk=False)
+    if sum(block.size for block in matcher.get_matching_blocks()) / words < MIN_SHARED:
+        return "not_found", []
+    changes: list[QuoteChange] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        draft, found = mine[i1:i2], theirs[j1:j2]
+        if tag == "equal":
+            changes += _punctuation(draft, found, first=i1 == 0, last=i2 == len(mine))
+        elif tag == "insert" and i1 in (0, len(mine)):
+            changes.append(_change([], found, "cut"))  # the quote starts or ends inside the source
+        elif any(t.mark for t in draft):
+            changes += _align_marks(draft, found, at_start=i1 == 0, at_end=i2 == len(mine), first_in_quote=i1 == 0)
+        else:
+            changes.append(_change(draft, found, _kind(draft, found, first_in_quote=i1 == 0)))
+    status = "misquoted" if any(not c.allowed for c in changes) else "close" if changes else "exact"
+    return status, changes

@@ -1,0 +1,54 @@
+"""Whether a word of a quotation is the source's word spelt another way, which editorial
+convention lets a quotation change: a British or American spelling (colour / color,
+organise / organize), a typo (one edit in a short word, two in a long one, where one of the
+two is no English word: goverment / government), or hyphens and dots (e-mail / email, U.S. / US).
+Another English word within one or two edits (rates / dates, form / from) is another word."""
+
+from __future__ import annotations
+
+import re
+
+from rapidfuzz.distance import OSA
+
+from qa.lexicon import is_english
+
+MIN_TYPO_LENGTH = 4  # shorter words changed by one letter are other words (Xi / Li, on / in)
+LONG_WORD = 8  # from this length a typo may be two edits (a swap of two letters is one)
+_JOINERS = re.compile(r"[-'.\u2019]")
+# British spellings -> American, by rule: applied to both words, equal results are one word.
+_VARIANTS = [(re.compile(pattern), replacement) for pattern, replacement in (
+    (r"(?<=\w\w)our(?=$|s$|ed$|ing$|ite|able|er|ful|less)", "or"),  # colour, favourite, honourable
+    (r"(?<=\w\w)is(?=e$|es$|ed$|ing$|ation|ations|er$|ers$)", "iz"),  # organise, organisation
+    (r"(?<=\w)ys(?=e$|es$|ed$|ing$)", "yz"),  # analyse
+    (r"(?<=\w\w)tre(?=$|s$)", "ter"),  # centre, metres
+    (r"(?<=\w\w\w[ae])ll(?=ed$|ing$|er$|ers$)", "l"),  # travelled, cancelling, modeller
+    (r"(?<=\w\w)ence(?=$|s$)", "ense"),  # defence, licence
+    (r"(?<=\w\w)ogue(?=$|s$)", "og"),  # catalogue, dialogue
+    (r"(?<=\w)(?:ae|oe)(?=\w)", "e"),  # paediatric, manoeuvre
+)]
+_IRREGULAR = {"programme": "program", "programmes": "programs", "grey": "gray", "judgement": "judgment",
+              "ageing": "aging", "aluminium": "aluminum", "mould": "mold", "sceptic": "skeptic",
+              "sceptical": "skeptical", "plough": "plow", "jewellery": "jewelry", "enrolment": "enrollment",
+              "fulfil": "fulfill", "fulfilment": "fulfillment", "manoeuvre": "maneuver", "pyjamas": "pajamas"}
+
+
+def _american(word: str) -> str:
+    if "-" in word:
+        return "-".join(map(_american, word.split("-")))
+    word = _IRREGULAR.get(word, word)
+    for pattern, replacement in _VARIANTS:
+        word = pattern.sub(replacement, word)
+    return word
+
+
+def is_spelling_variant(draft: str, source: str) -> bool:
+    """`draft` is `source` spelt otherwise (both lower case, without edge punctuation)."""
+    if draft == source:
+        return True
+    if any(c.isdigit() for c in draft + source):
+        return False  # a changed digit is a changed number
+    if _JOINERS.sub("", draft) == _JOINERS.sub("", source) or _american(draft) == _american(source):
+        return True
+    if min(len(draft), len(source)) < MIN_TYPO_LENGTH or (is_english(draft) and is_english(source)):
+        return False
+    return OSA.distance(draft, source) <= (2 if len(source) >= LONG_WORD else 1)
