@@ -4,6 +4,7 @@ loads the model and opens the store once per process, error mapping and OpenAPI.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTT
 from config import Settings, load_settings
 from index.store import StoreUnavailable
 from index.writefaults import DiskFull, WriterBusy
+from qa.api.apidocs import SCHEMA_PATH, api_docs_asset, page_headers, render_plugins
 from qa.api.ask import AskController
 from qa.api.bodies import check_json_body
 from qa.api.citations import CitationController, ReferenceController
@@ -41,6 +43,7 @@ from qa.filters import UnknownDocuments
 from qa.service import QAService
 
 log = logging.getLogger("qa.api")
+GIL_SWITCH_SECONDS = 0.001
 
 
 def _store_unavailable(_: Request, exc: Exception) -> Response:
@@ -90,6 +93,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # A write's pure-Python work (sentence splitting) holds the GIL for up to the switch
+        # interval each time a request's thread wants it back: 5 ms by default, many times per /ask.
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         app.state.service = service or QAService.open(settings)
         # Feeds polled in the background by one process of the deployment (a lock in the data dir);
         # a service passed in is the caller's, and so is polling for it.
@@ -124,8 +130,10 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
                             RecursionError: _too_deep, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="News QA", version="0.1.0",
                                      description="Extractive, citation-first answers over a news collection.",
-                                     openapi_router=HeadToo("/schema", route_handlers=[], opt={PUBLIC: True},
-                                                            include_in_schema=False),
+                                     render_plugins=render_plugins(),
+                                     openapi_router=HeadToo(SCHEMA_PATH, route_handlers=[api_docs_asset],
+                                                            opt={PUBLIC: True}, include_in_schema=False,
+                                                            after_request=page_headers),
                                      components=Components(security_schemes={"apiKey": SecurityScheme(
                                          type="apiKey", name=API_KEY_HEADER, security_scheme_in="header")})),
         request_max_body_size=settings.max_request_bytes,
