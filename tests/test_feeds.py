@@ -390,3 +390,55 @@ def test_feed_metrics_count_fetches_304s_failures_and_new_stories(site, writer):
     after = (value("qa_feed_not_modified_total"), value("qa_feed_stories_total", outcome="new"),
              value("qa_feed_failures_total", kind="http_status"), value("qa_feed_fetches_total", purpose="page"))
     assert [b - a for a, b in zip(before, after)] == [1, 2, 2, 2]
+
+
+# ---- background polling --------------------------------------------------------------
+def test_one_background_poller_per_data_dir_polls_and_another_takes_over_when_it_stops(site, writer, monkeypatch):
+    import sqlite3
+
+    from qa import feeds as feeds_module
+    from qa.feeds import BackgroundPoller, FeedDesk
+
+    monkeypatch.setattr(feeds_module, "CHECK_SECONDS", 0.05)
+    refreshed = []
+    replicas = [BackgroundPoller(FeedDesk(writer.settings, writer), lambda: refreshed.append(1)) for _ in range(2)]
+    for replica in replicas:
+        replica.start()
+    try:
+        time.sleep(0.3)
+        assert not any(replica.lock.held for replica in replicas)  # no feeds: no poller
+        publish(site, "/feed.xml", range(2))
+        state = FeedState.of(writer.settings)
+        state.subscribe(site.url("/feed.xml"), 60, None)
+        deadline = time.monotonic() + 60
+        while state.feed(site.url("/feed.xml")).outcome is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert [replica.lock.held for replica in replicas].count(True) == 1
+        assert site.hits["/feed.xml"] == 1 and refreshed == [1]  # polled once, by one replica
+        assert len(stored(writer)) == 2
+        holder = next(replica for replica in replicas if replica.lock.held)
+        holder.stop()
+        with sqlite3.connect(state.path) as db:
+            db.execute("UPDATE feeds SET next_poll = 0")  # due again
+        while site.hits["/feed.xml"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert site.hits["/feed.xml"] == 2
+        assert next(replica for replica in replicas if replica is not holder).lock.held
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+
+def test_qa_feeds_poll_refuses_while_another_process_polls(tmp_path, monkeypatch, capsys):
+    from index.feeds.lock import PollerLock
+    from index.feeds.state import feeds_dir
+
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path))
+    held = PollerLock(feeds_dir(make_settings(tmp_path)))
+    assert held.try_acquire()
+    try:
+        assert main(["feeds", "poll"]) == 3
+        assert "another process" in capsys.readouterr().err
+    finally:
+        held.release()
