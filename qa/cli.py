@@ -14,7 +14,7 @@ import msgspec
 from config import Settings, load_settings
 from qa import feeds_cli
 from qa.references import STYLES
-from qa.schemas import Filters, QuestionText, TopK
+from qa.schemas import Filters, QuestionText, QuoteChange, TopK
 
 
 def _valid(kind, what: str):
@@ -146,6 +146,24 @@ def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
 _STATUS_COLOURS = {"exact": "32", "close": "33", "misquoted": "31", "not_found": "35"}
 
 
+def _gravity(change: QuoteChange) -> tuple[bool, bool]:
+    """Reversals first, then the other misquotes, then what convention allows."""
+    return change.allowed, change.kind != "reversal"
+
+
+def _describe(change: QuoteChange) -> str:
+    """A change of a quotation in words, as the verify page says it too."""
+    draft, source = f"\u201c{change.draft}\u201d", f"\u201c{change.source}\u201d"
+    if change.kind in ("ellipsis", "cut") and change.draft:
+        return f"{draft} leaves out {source}" if change.source else f"{draft} marks where the quote is cut"
+    if change.kind == "cut":
+        return f"the quote is cut before or after {source}"
+    if change.kind == "brackets":
+        return f"{draft} stands for {source}" if change.source else f"{draft} is the writer's insertion"
+    return (f"the text adds {draft}" if not change.source else f"the text leaves out {source}" if not change.draft
+            else f"the source says {source}, the text {draft}")
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from qa.verify import TooMuchToVerify
 
@@ -169,11 +187,10 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         label = result.status.replace("_", " ").upper()
         label = f"\033[{_STATUS_COLOURS[result.status]}m{label}\033[0m" if colour else label
         print(f"{n}. {label} (line {line}) \u201c{result.quote}\u201d")
-        for change in result.changes:
-            said = (f"the text adds \u201c{change.draft}\u201d" if not change.source else
-                    f"the text leaves out \u201c{change.source}\u201d" if not change.draft else
-                    f"the source says \u201c{change.source}\u201d, the text \u201c{change.draft}\u201d")
-            print(f"   {change.kind}: {said}")
+        for change in sorted(result.changes, key=_gravity):
+            kind = change.kind.upper() if change.kind == "reversal" else change.kind
+            kind = f"\033[1;31m{kind}\033[0m" if colour and change.kind == "reversal" else kind
+            print(f"   {'allowed, ' if change.allowed else ''}{kind}: {_describe(change)}")
         if result.source is not None:
             s = result.source
             print(f"   source: {s.title} [{s.doc_id}, chars {s.start}-{s.end}] similarity {result.similarity:.2f}, "

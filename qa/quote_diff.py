@@ -244,6 +244,10 @@ def compare(quote: str, source: str) -> tuple[str, list[QuoteChange]]:
             changes.append(_change([], found, "cut"))  # the quote starts or ends inside the source
         elif any(t.mark for t in draft):
             changes += _align_marks(draft, found, at_start=i1 == 0, at_end=i2 == len(mine), first_in_quote=i1 == 0)
+        elif len(draft) == len(found) and any(is_reversal(d.key, s.key) for d, s in zip(draft, found)):
+            # Word for word, so that the reversal is named apart from what changed beside it.
+            changes += [_change([d], [s], _kind([d], [s], first_in_quote=i1 + n == 0))
+                        for n, (d, s) in enumerate(zip(draft, found))]
         else:
             changes.append(_change(draft, found, _kind(draft, found, first_in_quote=i1 == 0)))
     status = "misquoted" if any(not c.allowed for c in changes) else "close" if changes else "exact"

@@ -173,7 +173,7 @@ def _changes(service, quote: str) -> tuple[str, list[tuple[str, str, str, bool]]
 
 @pytest.mark.parametrize(("quote", "swap"), [
     ("Beijing remains willing to openly condemn Russian actions", ("willing", "reluctant")),
-    ("Beijing is ready to openly condemn Russian actions", ("is ready", "remains reluctant")),
+    ("Beijing remains ready to openly condemn Russian actions", ("ready", "reluctant")),
     ("trade between China and Russia reached a record $240.1 billion in 2023, with Chinese exports to Russia "
      "decreasing by 46.9%", ("decreasing", "increasing")),
     ("The two leaders confirmed their unrestricted partnership, which has weakened as both nations encounter "
@@ -303,3 +303,14 @@ def test_qa_verify_exits_1_when_a_quote_is_wrong(cli_env, tmp_path, capsys):
     assert main(["verify", str(bad), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["counts"]["misquoted"] == 1
     assert main(["verify", str(tmp_path / "missing.txt")]) == 2
+
+
+def test_qa_verify_prints_a_reversal_first_and_an_ellipsis_as_allowed(cli_env, tmp_path, capsys):
+    draft = tmp_path / "draft.txt"
+    draft.write_text("They wrote \u201cBeijing is willing to openly condemn Russian actions\u201d and "
+                     "\u201cWestern powers have expressed concerns that China could \u2026 provide weapons to Russia\u201d.")
+    assert main(["verify", str(draft)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:3] == ["   REVERSAL: the source says \u201creluctant\u201d, the text \u201cwilling\u201d",
+                          "   wording: the source says \u201cremains\u201d, the text \u201cis\u201d"]
+    assert "   allowed, ellipsis: \u201c\u2026\u201d leaves out \u201cpotentially\u201d" in lines

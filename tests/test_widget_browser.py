@@ -338,7 +338,8 @@ def test_offsets_after_emoji_cjk_and_combining_marks_highlight_the_right_text(pa
 
 def test_verify_page_marks_each_quote_by_status_with_the_keyboard_only(page, servers):
     """Paste a draft, check it without the mouse, open a misquote's source: the changed number
-    is named and the source paragraph marks the words; HTML in the draft stays text."""
+    is named and the source paragraph marks the words; an ellipsis is shown as allowed and a
+    reversal above the other changes; HTML in the draft stays text."""
     from playwright.sync_api import expect
 
     violations = []
@@ -347,18 +348,25 @@ def test_verify_page_marks_each_quote_by_status_with_the_keyboard_only(page, ser
     draft = (f"Customs figures show \u201ctrade between China and Russia reached a record $204.1 billion in 2023\u201d, "
              f"up on the year. Officials noted that \"China has bolstered its trade and military relationships with "
              f"Russia\". A {PAYLOAD} source said \"the {PAYLOAD} minister will resign by Friday at noon\". "
-             "Crowds \U0001f389 said \"Western powers have expressed concerns that China could provide weapons to Russia\".")
+             "Crowds \U0001f389 said \"Western powers have expressed concerns that China could \u2026 provide weapons to "
+             "Russia\". Beijing \u201cremains willing to openly condemn Russian actions\u201d.")
     page.get_by_label("Text to check").focus()
     page.keyboard.insert_text(draft)
     page.keyboard.press("Tab")  # the mode
     page.keyboard.press("Tab")  # the button
     page.keyboard.press("Enter")
     marks = page.locator("#marked mark")
-    expect(marks).to_have_count(4)
-    assert [m.get_attribute("class") for m in marks.all()] == ["misquoted", "exact", "not_found", "close"]
+    expect(marks).to_have_count(5)
+    assert [m.get_attribute("class") for m in marks.all()] == ["misquoted", "exact", "not_found", "close", "misquoted"]
     expect(marks.nth(0)).to_have_text("trade between China and Russia reached a record $204.1 billion in 2023")
-    expect(marks.nth(3)).to_have_text("Western powers have expressed concerns that China could provide weapons to Russia")
-    expect(page.locator("#summary")).to_contain_text("1 misquoted")
+    expect(marks.nth(3)).to_have_text("Western powers have expressed concerns that China could \u2026 provide weapons to "
+                                      "Russia")
+    expect(page.locator("#summary")).to_contain_text("2 misquoted")
+    close, reversed_ = page.locator("#results > li").nth(3), page.locator("#results > li").nth(4)
+    expect(close.locator(".changes li.allowed")).to_have_text("allowed ellipsis: \u201c\u2026\u201d leaves out "
+                                                              "\u201cpotentially\u201d")
+    expect(reversed_.locator(".reversal")).to_have_text(
+        "Reversal: the source says \u201creluctant\u201d, the text \u201cwilling\u201d")  # above the list, in bold
     marks.nth(0).focus()
     page.keyboard.press("Enter")
     selected = page.locator("#results li.selected")

@@ -19,6 +19,7 @@ from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTT
 from config import Settings, load_settings
 from index.store import StoreUnavailable
 from index.writefaults import DiskFull, WriterBusy
+from qa import lexicon
 from qa.api.apidocs import SCHEMA_PATH, api_docs_asset, page_headers, render_plugins
 from qa.api.ask import AskController
 from qa.api.bodies import check_json_body
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # interval each time a request's thread wants it back: 5 ms by default, many times per /ask.
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         app.state.service = service or QAService.open(settings)
+        lexicon.load()  # quote verification's word lists (0.4 s), read now rather than on a first request
         # Feeds polled in the background by one process of the deployment (a lock in the data dir);
         # a service passed in is the caller's, and so is polling for it.
         poller = BackgroundPoller(app.state.service.feeds, app.state.service.refresh) \

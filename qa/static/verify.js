@@ -80,6 +80,27 @@
     return box;
   }
 
+  /** Reversals first, then the other misquotes, then the changes editorial convention allows. */
+  function gravity(change) {
+    return change.allowed ? 2 : change.kind === "reversal" ? 0 : 1;
+  }
+
+  /** A change in words (the same as `qa verify` prints). */
+  function describe(change) {
+    const draft = `“${change.draft}”`;
+    const source = `“${change.source}”`;
+    if ((change.kind === "ellipsis" || change.kind === "cut") && change.draft) {
+      return change.source ? `${draft} leaves out ${source}` : `${draft} marks where the quote is cut`;
+    }
+    if (change.kind === "cut") return `the quote is cut before or after ${source}`;
+    if (change.kind === "brackets") {
+      return change.source ? `${draft} stands for ${source}` : `${draft} is the writer's insertion`;
+    }
+    return !change.source ? `the text adds ${draft}`
+      : !change.draft ? `the text leaves out ${source}`
+        : `the source says ${source}, the text ${draft}`;
+  }
+
   function renderResult(quote, n) {
     const item = element("li");
     item.id = `result-${n}`;
@@ -87,13 +108,18 @@
     item.tabIndex = -1;
     item.append(element("span", `badge ${quote.status}`, LABELS[quote.status]));
     item.append(element("p", "quote", `“${quote.quote}”`));
-    if (quote.changes.length) {
+    const changes = [...quote.changes].sort((a, b) => gravity(a) - gravity(b));
+    for (const change of changes.filter((c) => c.kind === "reversal")) {
+      item.append(element("p", "reversal", `Reversal: ${describe(change)}`));
+    }
+    const others = changes.filter((c) => c.kind !== "reversal");
+    if (others.length) {
       const list = element("ul", "changes");
-      for (const change of quote.changes) {
-        const said = !change.source ? `the text adds “${change.draft}”`
-          : !change.draft ? `the text leaves out “${change.source}”`
-            : `the source says “${change.source}”, the text “${change.draft}”`;
-        list.append(element("li", "", `${change.kind}: ${said}`));
+      for (const change of others) {
+        const line = element("li", change.allowed ? "allowed" : "misquote");
+        if (change.allowed) line.append(element("span", "allowed-tag", "allowed"), " ");
+        line.append(`${change.kind}: ${describe(change)}`);
+        list.append(line);
       }
       item.append(list);
     }
