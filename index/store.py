@@ -197,6 +197,12 @@ CLOCK_SKEW_NS = 60 * 10**9  # how far writers' and readers' clocks may disagree
 _READ_PAGE = 20_000
 _FETCH_CHUNK = 2_000
 _FETCH_REQUESTS = 2
+# An embedded Chroma's Rust bindings hold the GIL for a whole add(): 2,000 sentences held it
+# for about 1 s in which no request of the process ran (/ask peaked at 1.5-2.5 s during a large
+# upload). So a write to one goes in calls of as many rows as it writes in about this long,
+# measured as it goes, letting the readers in between; a Chroma server's calls stay large.
+WRITE_CALL_SECONDS = 0.03
+_WRITE_ROWS_MIN, _WRITE_ROWS_FIRST = 8, 32
 VECTOR_DIM = 384  # MiniLM's
 _MARKER_VECTOR = [1.0] + [0.0] * (VECTOR_DIM - 1)  # Chroma stores vectors only: the marker needs one
 
@@ -207,7 +213,8 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
 
 
 class Store:
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str, in_process: bool = False) -> None:
+        """`in_process`: the client is an embedded Chroma, whose writes run in this process."""
         self._client = client
         self.prefix = prefix
         get = lambda kind: _Guarded(client.get_or_create_collection(  # noqa: E731
@@ -215,6 +222,7 @@ class Store:
         ))
         try:
             self._batch = min(client.get_max_batch_size(), 2000)
+            self._in_process, self._rows_per_call = in_process, _WRITE_ROWS_FIRST
             self.documents, self.passages, self.sentences = get("documents"), get("passages"), get("sentences")
             self.meta = get("meta")
         except Exception as exc:
@@ -223,7 +231,7 @@ class Store:
     @classmethod
     def open(cls, settings: Settings, prefix: str | None = None, writer: bool = True) -> "Store":
         """`writer=False` opens an embedded store for reading beside the process that writes it."""
-        return cls(_client(settings, writer), prefix or settings.collection)
+        return cls(_client(settings, writer), prefix or settings.collection, in_process=settings.store_mode == "embedded")
 
     def drop(self) -> None:
         """Delete this prefix's collections and all they hold (a benchmark's scratch store on
@@ -276,7 +284,7 @@ class Store:
             self.documents.delete(ids=existing)
         self._discard_records(doc_ids)
         sentences = [(s, v) for item in batch for s, v in zip(item.sentences, item.sentence_vectors)]
-        for part in _chunks(len(sentences), self._batch):
+        for part in self._paced(len(sentences)):
             rows = sentences[part]
             # The document id alone: deletes and filtered searches select by it, and the rest
             # (passage, offsets, id) follows from the passage's sentence spans. Each further
@@ -284,7 +292,7 @@ class Store:
             self.sentences.add(ids=[s.id for s, _ in rows], embeddings=np.stack([v for _, v in rows]),
                                metadatas=[{"doc_id": s.doc_id} for s, _ in rows])
         passages = [(p, v) for item in batch for p, v in zip(item.passages, item.passage_vectors)]
-        for part in _chunks(len(passages), self._batch):
+        for part in self._paced(len(passages)):
             rows = passages[part]
             # No passage text: readers cut it from the document's, and indexing it for Chroma's
             # full-text search took over half of the passage write time.
@@ -304,6 +312,22 @@ class Store:
         )
         self.bump_generation(doc_ids)
         self.meta.delete(ids=[intent])  # last: until the write is announced, recovery finds it (remove_orphans)
+
+    def _paced(self, n: int) -> Iterator[slice]:
+        """The slices of n rows to write one add() each: to a Chroma server as large as it takes;
+        to an embedded one, sized from how long the previous call took (WRITE_CALL_SECONDS)."""
+        if not self._in_process:
+            yield from _chunks(n, self._batch)
+            return
+        start = 0
+        while start < n:
+            rows, began = self._rows_per_call, time.perf_counter()
+            yield slice(start, min(start + rows, n))
+            took = max(time.perf_counter() - began, 1e-4)
+            if start + rows < n or took > WRITE_CALL_SECONDS:  # a short last call says little
+                fit = rows * WRITE_CALL_SECONDS / took
+                self._rows_per_call = int(min(self._batch, max(_WRITE_ROWS_MIN, (rows + fit) / 2)))
+            start += rows
 
     def bump_generation(self, changed: list[str]) -> None:
         """Mark the corpus as changed; every reader (process or replica) notices on its next

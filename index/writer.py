@@ -25,10 +25,14 @@ class Writer:
     half written. Waits for the lock and for a batch are bounded (WriterBusy), and a write is
     refused up front when the data dir's disk is nearly full (DiskFull): index/writefaults.py."""
 
-    def __init__(self, store: Store, settings: Settings, peer: Peer | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings, peer: Peer | None = None,
+                 embed_threads: int | None = None) -> None:
+        """`embed_threads`: the embedder's threads, every core unless given (a server gives
+        fewer: its reads need a core while a large upload is embedded)."""
         self.store, self.settings = store, settings
         self.versions = Versions(store, settings, peer)
-        self.embedder: Embedder | None = None  # loaded on the first write, with every core: most replicas only read
+        self.embedder: Embedder | None = None  # loaded on the first write: most replicas only read
+        self._embed_threads = embed_threads or os.cpu_count() or 1
         self._lock = BoundedLock(settings.write_timeout_seconds)
 
     def ingest(self, documents: Iterable[RawDocument | Skipped], progress: bool = False,
@@ -38,7 +42,7 @@ class Writer:
         check_free_space(self.settings.data_dir, self.settings.min_free_mb)  # at once, before any embedding
         with self._lock:
             if self.embedder is None:
-                self.embedder = load_embedder(self.settings, threads=os.cpu_count() or 1)
+                self.embedder = load_embedder(self.settings, threads=self._embed_threads)
         report = ingest_documents(documents, self.store, self.embedder, self.settings, progress=progress,
                                   write_lock=self._lock, replace=replace)
         self.versions.current()

@@ -45,10 +45,11 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 0.25  # how often a replica checks whether the store has changed (one small read)
 
 
-def open_writer(settings: Settings, store: Store | None = None) -> Writer:
+def open_writer(settings: Settings, store: Store | None = None, embed_threads: int | None = None) -> Writer:
     """The store's one writer, publishing with this deployment's read-model peer: what a
-    QAService writes through, and what `qa ingest` and `qa delete` use without opening a corpus."""
-    return Writer(store or Store.open(settings), settings, peer.configured(settings))
+    QAService writes through, and what `qa ingest` and `qa delete` use without opening a corpus
+    (embedding on every core unless `embed_threads`)."""
+    return Writer(store or Store.open(settings), settings, peer.configured(settings), embed_threads)
 
 
 class QAService:
@@ -64,7 +65,9 @@ class QAService:
         self.ranker = LinearModel.load("ranker")
         self._answering: tuple[Corpus, Retriever, Composer] | None = None  # built once per corpus version
         self._lock = threading.Lock()  # guards the swap of the read model
-        self._writer = open_writer(settings, store)
+        # Uploads embed on the reads' thread budget, not every core: /ask kept its latency only
+        # with a core left to it while a large upload was embedded (issue 30).
+        self._writer = open_writer(settings, store, embed_threads=settings.threads)
         self._versions = self._writer.versions  # what the writer publishes, and the watcher follows
         self.outage: str | None = None  # set by the watcher while the store does not answer
         self._corpus = Corpus(self._versions.current())
