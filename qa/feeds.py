@@ -92,11 +92,13 @@ def subscription_url(url: str) -> str:
     url = url.strip()
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        scheme, host, port, userinfo = parsed.scheme, parsed.host, parsed.port, parsed.userinfo
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:  # IDNA errors are ValueErrors
         raise BadSubscription(f"invalid feed URL {url!r}: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host or len(url) > MAX_URL or any(c.isspace() for c in url):
+    if scheme not in ("http", "https") or not host or len(url) > MAX_URL or any(c.isspace() for c in url) \
+            or (port is not None and not 0 < port < 65536):
         raise BadSubscription(f"invalid feed URL {url!r}: an http:// or https:// address with a host is needed")
-    if parsed.userinfo:
+    if userinfo:
         raise BadSubscription(f"invalid feed URL {url!r}: no user name or password in the address")
     return url
 

@@ -219,11 +219,12 @@ class Poller:
             reasons.append(f"{name}: {reason}")
         stored = written + unchanged
         now = time.time()
-        self.state.record_items(feed.url, [
-            Item(url=c.url, guid=c.entry.guid, doc_id=c.doc_id, content_hash=c.content_hash,
-                 first_seen=c.stored.first_seen if c.stored else now,
-                 updated_at=now if c.updated else (c.stored.updated_at if c.stored else None))
-            for c in stored], {**already, **{c.url: c.fingerprint for c in stored}})
+        if stored or already:
+            self.state.record_items(feed.url, [
+                Item(url=c.url, guid=c.entry.guid, doc_id=c.doc_id, content_hash=c.content_hash,
+                     first_seen=c.stored.first_seen if c.stored else now,
+                     updated_at=now if c.updated else (c.stored.updated_at if c.stored else None))
+                for c in stored], {**already, **{c.url: c.fingerprint for c in stored}})
         if failed:
             self.state.record_failures(feed.url, failed)
         added = sum(1 for c in written if c.stored is None and not c.updated)
