@@ -86,7 +86,7 @@ def is_english(word: str) -> bool:
         return all(is_english(part) for part in word.split("-") if part)
     for ending, lemma_ending in _SUFFIXES:
         lemma = word[: len(word) - len(ending)] + lemma_ending
-        if len(word) > len(ending) + 1 and word.endswith(ending) and lemma in words.known \
+        if len(lemma) >= 3 and word.endswith(ending) and lemma in words.known \
                 and not any(form.endswith(ending) for form in words.irregular.get(lemma, ())):
             return True
     return False

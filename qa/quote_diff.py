@@ -11,7 +11,7 @@ named by what it touches: a number, a negation, a reversal (an antonym or a pola
 from __future__ import annotations
 
 import re
-from difflib import SequenceMatcher
+from difflib import Match, SequenceMatcher
 from typing import NamedTuple
 
 from qa.lexicon import is_reversal
@@ -45,13 +45,14 @@ class Token(NamedTuple):
 
 
 def tokens(text: str, marks: bool = True) -> list[Token]:
-    """The words of `text` and, with `marks`, its ellipses and bracketed groups."""
+    """The words of `text`, its ellipses and its bracketed groups (with `marks`; otherwise
+    every run of non-spaces is a word). A mark matches only the same mark in the source: an
+    article's own "[update]" or "..." quoted as it stands is no editing."""
     out = []
-    for match in (_TOKEN if marks else re.compile(r"\S+")).finditer(text):
+    for match in (_TOKEN if marks else _WORDS).finditer(text):
         shown = match[0]
         if marks and (shown.startswith("[") or shown[0] in ".\u2026"):
-            mark = "ellipsis" if _ELLIPSIS.match(shown) else "brackets"
-            out.append(Token(shown, f"\x00{len(out)}", mark))  # matches nothing of the source
+            out.append(Token(shown, "\x00" + normalise(shown).text, "ellipsis" if _ELLIPSIS.match(shown) else "brackets"))
             continue
         key = normalise(shown).text.strip(_EDGE_PUNCTUATION)
         if key:
@@ -74,11 +75,16 @@ def source_span(quote: str, text: str, start: int, end: int) -> tuple[int, int] 
         mine = mine[1:]  # a cut: it stands for no source words
     while mine and mine[-1].mark == "ellipsis":
         mine = mine[:-1]
-    lo, hi = max(0, start - SPAN_SLACK), min(len(text), end + len(quote) + SPAN_SLACK)
-    found = [(m.start(), m.end(), key) for m in _WORDS.finditer(text, lo, hi)
-             if (key := normalise(m[0]).text.strip(_EDGE_PUNCTUATION))]
-    blocks = [b for b in SequenceMatcher(None, [t.key for t in mine], [key for _, _, key in found], autojunk=False)
-              .get_matching_blocks() if b.size]
+    # An ellipsis may leave out more than the lookup's alignment skipped: look further for a marked quote.
+    slack = SPAN_SLACK + (len(quote) if len(mine) < len(tokens(quote)) or any(t.mark for t in mine) else 0)
+    lo, hi = max(0, start - slack), min(len(text), end + len(quote) + slack)
+    while lo > 0 and not text[lo - 1].isspace():
+        lo -= 1  # from a word's start
+    found = [(m.start(), m.end(), token) for m in _TOKEN.finditer(text, lo, hi) for token in tokens(m[0])]
+    keys = [token.key for _, _, token in found]
+    blocks = [b for b in SequenceMatcher(None, [t.key for t in mine], keys, autojunk=False).get_matching_blocks()
+              if b.size]
+    blocks = _without_strays(blocks, mine)
     if not blocks:
         return None
     # Words of the quote before its first match or after its last stand for as many source words
@@ -94,16 +100,39 @@ def source_span(quote: str, text: str, start: int, end: int) -> tuple[int, int] 
     return span_start, span_end
 
 
+def _without_strays(blocks: list[Match], mine: list[Token]) -> list[Match]:
+    """Matching blocks less a short first or last one that only a stray common word makes: one
+    separated from the rest by more source words than quote words, with no mark between to
+    stand for them."""
+    def stray(block: Match, neighbour: Match, before: bool) -> bool:
+        a_gap = neighbour.a - (block.a + block.size) if before else block.a - (neighbour.a + neighbour.size)
+        b_gap = neighbour.b - (block.b + block.size) if before else block.b - (neighbour.b + neighbour.size)
+        between = mine[block.a + block.size : neighbour.a] if before else mine[neighbour.a + neighbour.size : block.a]
+        return block.size <= 2 and b_gap > a_gap and not any(t.mark for t in between)
+    while len(blocks) > 1 and stray(blocks[0], blocks[1], before=True):
+        blocks = blocks[1:]
+    while len(blocks) > 1 and stray(blocks[-1], blocks[-2], before=False):
+        blocks = blocks[:-1]
+    return blocks
+
+
 def _joined(words: list[Token]) -> str:
     return "".join(w.key for w in words)
+
+
+def _negative(word: Token) -> bool:
+    return word.key in NEGATIONS or word.key.endswith("n't")
 
 
 def _kind(draft: list[Token], source: list[Token], first_in_quote: bool) -> str:
     """What a change of words is about: number, negation, reversal, spelling, name or wording."""
     both = draft + source
+    if len(draft) == len(source) == 1 and not is_reversal(draft[0].key, source[0].key) \
+            and is_spelling_variant(draft[0].key, source[0].key):
+        return "spelling"  # a typo of "without" or "second" is still a typo (digits never are)
     if any(any(c.isdigit() for c in w.key) or w.key in NUMBER_WORDS for w in both):
         return "number"
-    if any(w.key in NEGATIONS or w.key.endswith("n't") for w in both):
+    if any(_negative(w) for w in both):
         return "negation"
     if any(is_reversal(d.key, s.key) for d in draft for s in source):
         return "reversal"
@@ -124,11 +153,16 @@ def _change(draft: list[Token], source: list[Token], kind: str) -> QuoteChange:
 def _marked(token: Token, omitted: list[Token], at_edge: bool) -> QuoteChange:
     """The change an ellipsis or a bracketed group makes, `omitted` the source words it stands for."""
     if token.mark == "ellipsis":
+        if any(_negative(w) for w in omitted):
+            return _change([token], omitted, "negation")  # an ellipsis may shorten, never turn a no into a yes
         return _change([token], omitted, "cut" if at_edge else "ellipsis")
     inner = tokens(token.shown[1:-1], marks=False)
-    if any(w.key in NEGATIONS or w.key.endswith("n't") for w in inner) and not any(
-            w.key in NEGATIONS or w.key.endswith("n't") for w in omitted):
+    if any(_negative(w) for w in inner) and not any(_negative(w) for w in omitted):
         return _change([token], omitted, "negation")  # brackets may clarify, never negate
+    digits = [re.sub(r"\D", "", w.key) for w in inner if any(c.isdigit() for c in w.key)]
+    replaced = [re.sub(r"\D", "", w.key) for w in omitted if any(c.isdigit() for c in w.key)]
+    if digits and replaced and digits != replaced:
+        return _change([token], omitted, "number")  # nor put another number in place of the source's
     return _change([token], omitted, "brackets")
 
 
@@ -228,7 +262,7 @@ def _punctuation(draft: list[Token], source: list[Token], first: bool, last: boo
 def compare(quote: str, source: str) -> tuple[str, list[QuoteChange]]:
     """The status of `quote` against the source span found for it (`exact`, `close`,
     `misquoted` or `not_found`) and its changes, in the quote's order."""
-    mine, theirs = tokens(quote), tokens(source, marks=False)
+    mine, theirs = tokens(quote), tokens(source)
     words = sum(not t.mark for t in mine)
     if not words:
         return "not_found", []

@@ -30,6 +30,7 @@ from qa.schemas import (MAX_VERIFY_CHARACTERS, MAX_VERIFY_QUOTES, CitationDetail
 
 STATUSES = ("exact", "close", "misquoted", "not_found")
 MIN_SIMILARITY = 0.6  # the lookup's fuzzy threshold: low, as the word diff decides
+MARKED_MATCHES = 3  # a marked quote's best matches, of which the word diff takes the least misquoted
 # A short quote of common words can rank below many near-copies of its article (syndicated
 # wire copy) among the lexical candidates: when it is not found, look wider once.
 WIDER_CANDIDATES = 100
@@ -55,19 +56,26 @@ NOT_FOUND = Verdict("not_found", None, None, [])
 
 
 def _verdict(corpus: Corpus, searched: str, found: LookupResponse) -> Verdict:
-    if not found.matches:
-        return NOT_FOUND
-    match = found.matches[0]
-    source = match.citation
+    """The best verdict among the lookup's matches: an exact one, or the one the word diff finds
+    the fewest misquoting changes in (near-copies of an article rank alike)."""
     marked = any(t.mark for t in tokens(searched))
-    if match.kind in ("exact", "normalized") and not marked:
-        return Verdict("exact", 1.0, source, [])
-    document = corpus.documents[source.doc_id]
-    span = source_span(searched, document.text, source.start, source.end)
-    if span is not None and span != (source.start, source.end):
-        source = detail_in_corpus(corpus, document, *span)
-    status, changes = compare(searched, source.quote)
-    return NOT_FOUND if status == "not_found" else Verdict(status, match.similarity, source, changes)
+    best = NOT_FOUND
+    for match in found.matches:
+        source = match.citation
+        if match.kind in ("exact", "normalized") and not marked:
+            return Verdict("exact", 1.0, source, [])
+        document = corpus.documents[source.doc_id]
+        span = source_span(searched, document.text, source.start, source.end) or (source.start, source.end)
+        status, changes = compare(searched, document.text[span[0] : span[1]])
+        if status != "not_found" and (best is NOT_FOUND or _misquotes(changes) < _misquotes(best.changes)):
+            if span != (source.start, source.end):
+                source = detail_in_corpus(corpus, document, *span)
+            best = Verdict(status, match.similarity, source, changes)
+    return best
+
+
+def _misquotes(changes: list[QuoteChange]) -> int:
+    return sum(not c.allowed for c in changes)
 
 
 def check(corpus: Corpus, searched: str) -> Verdict:
@@ -76,6 +84,10 @@ def check(corpus: Corpus, searched: str) -> Verdict:
     if not words:
         return NOT_FOUND
     verdict = _verdict(corpus, searched, lookup(corpus, words, limit=1, min_similarity=MIN_SIMILARITY))
+    if verdict.status == "misquoted" and words != searched:
+        # A quote with an ellipsis aligns as well with a near-copy of its article (wire copy) as with
+        # the article: the diff chooses among the best few. Others are not worth a second lookup.
+        verdict = _verdict(corpus, searched, lookup(corpus, words, limit=MARKED_MATCHES, min_similarity=MIN_SIMILARITY))
     if verdict.status == "not_found" and len(words) <= WIDER_MAX_CHARACTERS:
         wider = lookup(corpus, words, limit=1, min_similarity=MIN_SIMILARITY, candidates=WIDER_CANDIDATES)
         verdict = _verdict(corpus, searched, wider)

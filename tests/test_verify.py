@@ -230,6 +230,22 @@ def test_brackets_that_add_a_negation_are_a_misquote(service):
         "misquoted", [("[not]", "", "negation", False)])
 
 
+def test_brackets_that_put_another_number_in_place_are_a_misquote(service):
+    assert _changes(service, "trade between China and Russia reached a record [$250 billion] in 2023") == (
+        "misquoted", [("[$250 billion]", "$240.1 billion", "number", False)])
+
+
+def test_an_articles_own_brackets_quoted_as_they_stand_are_no_editing():
+    source = "Victoria is bordered by Bass Strait and Tasmania to the south,[note 1] New South Wales to the north"
+    assert compare(source, source) == ("exact", [])
+    assert compare(source.replace("note 1", "note 8"), source)[0] == "misquoted"
+
+
+def test_an_ellipsis_that_leaves_out_a_negation_is_a_misquote(service):
+    assert _changes(service, "China did \u2026 contribute to the crisis in Ukraine") == (
+        "misquoted", [("\u2026", "not", "negation", False)])
+
+
 @pytest.mark.parametrize(("quote", "change"), [
     ("Beijing remains reluctant to openly condemm Russian actions", ("condemm", "condemn")),  # a typo
     ("Beijing remains reluctnat to openly condemn Russian actions", ("reluctnat", "reluctant")),  # two letters swapped
