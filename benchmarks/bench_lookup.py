@@ -38,7 +38,7 @@ from index.pipeline import prepare  # noqa: E402
 from index.readmodel.format import State  # noqa: E402
 from index.readmodel.writing import from_snapshot, write  # noqa: E402
 from index.splitting import paragraph_spans, split_sentences  # noqa: E402
-from index.store import Snapshot  # noqa: E402
+from index.store import Snapshot, sentence_records  # noqa: E402
 from qa.corpus import Corpus  # noqa: E402
 from qa.doc_index import document_index  # noqa: E402
 from qa.lookup import MAX_FUZZY_QUOTE, lookup  # noqa: E402
@@ -100,8 +100,13 @@ def build_corpus(target: int, seed: int, folders: list[Path] | None = None) -> C
     scratch = Path(tempfile.mkdtemp(prefix="bench-lookup-"))
     atexit.register(shutil.rmtree, scratch, True)  # the corpus maps these files until the run ends
     folder = scratch / "bench"
-    snapshot = Snapshot(documents=documents, passages=passages, sentences=[],
-                        sentence_vectors=np.zeros((0, 384), dtype=np.float32))
+    # The BM25 index is made of the sentences' words: they are written, with zero vectors.
+    by_doc: dict[str, list[Passage]] = {}
+    for passage in passages:
+        by_doc.setdefault(passage.doc_id, []).append(passage)
+    sentences = [s for doc_id, doc_passages in by_doc.items() for s in sentence_records(documents[doc_id], doc_passages)]
+    snapshot = Snapshot(documents=documents, passages=passages, sentences=sentences,
+                        sentence_vectors=np.zeros((len(sentences), 384), dtype=np.float32))
     write(folder, from_snapshot(snapshot), State("bench", 0))
     return Corpus.open(folder)
 
