@@ -17,7 +17,7 @@ from typing import NamedTuple
 from qa.lexicon import is_reversal
 from qa.schemas import QuoteChange
 from qa.spelling import is_spelling_variant
-from qa.textnorm import normalise, unify_marks
+from qa.textnorm import fold, unify_marks
 
 MIN_SHARED = 0.6  # share of the quote's words found in order at the source, below which it is not found
 NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -40,7 +40,7 @@ _CLOSING = "\"'),;:\u2019\u201d\u00bb"
 
 class Token(NamedTuple):
     shown: str  # as written, punctuation kept
-    key: str  # compared: normalised, lower case, edge punctuation stripped; a mark's is unique
+    key: str  # compared: folded (`qa.textnorm.fold`), edge punctuation stripped; a mark's starts with NUL
     mark: str = ""  # "ellipsis" or "brackets" for the editor's marks, "" for a word
 
 
@@ -48,15 +48,19 @@ def tokens(text: str, marks: bool = True) -> list[Token]:
     """The words of `text`, its ellipses and its bracketed groups (with `marks`; otherwise
     every run of non-spaces is a word). A mark matches only the same mark in the source: an
     article's own "[update]" or "..." quoted as it stands is no editing."""
+    return [token for _, _, token in _located(text, marks)]
+
+
+def _located(text: str, marks: bool = True) -> list[tuple[int, int, Token]]:
+    """`tokens` with their offsets in `text`."""
     out = []
     for match in (_TOKEN if marks else _WORDS).finditer(text):
         shown = match[0]
         if marks and (shown.startswith("[") or shown[0] in ".\u2026"):
-            out.append(Token(shown, "\x00" + normalise(shown).text, "ellipsis" if _ELLIPSIS.match(shown) else "brackets"))
-            continue
-        key = normalise(shown).text.strip(_EDGE_PUNCTUATION)
-        if key:
-            out.append(Token(shown, key))
+            mark = "ellipsis" if _ELLIPSIS.match(shown) else "brackets"
+            out.append((match.start(), match.end(), Token(shown, "\x00" + fold(shown), mark)))
+        elif key := fold(shown).strip(_EDGE_PUNCTUATION):
+            out.append((match.start(), match.end(), Token(shown, key)))
     return out
 
 
@@ -80,7 +84,7 @@ def source_span(quote: str, text: str, start: int, end: int) -> tuple[int, int] 
     lo, hi = max(0, start - slack), min(len(text), end + len(quote) + slack)
     while lo > 0 and not text[lo - 1].isspace():
         lo -= 1  # from a word's start
-    found = [(m.start(), m.end(), token) for m in _TOKEN.finditer(text, lo, hi) for token in tokens(m[0])]
+    found = [(lo + a, lo + b, token) for a, b, token in _located(text[lo:hi])]
     keys = [token.key for _, _, token in found]
     blocks = [b for b in SequenceMatcher(None, [t.key for t in mine], keys, autojunk=False).get_matching_blocks()
               if b.size]

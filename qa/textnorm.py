@@ -80,6 +80,15 @@ def unify_marks(text: str) -> str:
     return " ".join(text.translate(_MARK_TABLE).split())
 
 
+_FOLD_TABLE = _MARK_TABLE | str.maketrans({c: None for c in _INVISIBLE})
+
+
+def fold(word: str) -> str:
+    """`normalise` for a word (no whitespace in it), without the offset map: quote and dash
+    variants as ASCII, invisible characters dropped, lower case. Many times faster on short strings."""
+    return _lower(word.translate(_FOLD_TABLE))
+
+
 def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     """The span [start, end) of `text` without the whitespace at its ends."""
     while start < end and text[start].isspace():
