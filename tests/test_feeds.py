@@ -137,7 +137,8 @@ def test_the_api_lists_feeds_and_needs_the_key_to_change_them(feed_client):
     listed = feed_client.get("/feeds").json()
     assert listed["total"] == 1 and listed["feeds"][0]["url"] == body["url"]
     for bad in ({"url": "ftp://example.org/rss"}, {"url": "https://example.org/rss", "every": "5s"},
-                {"url": "https://example.org/rss", "extra": 1}, {"url": "https://exa mple.org/"}):
+                {"url": "https://example.org/rss", "extra": 1}, {"url": "https://exa mple.org/"},
+                {"url": "http://xn--/"}, {"url": "http://example.org:99999/"}):
         response = feed_client.post("/feeds", json=bad, headers={"X-API-Key": KEY})
         assert response.status_code == 400, (bad, response.text)
     assert feed_client.delete("/feeds", params={"url": body["url"]}).status_code == 401
