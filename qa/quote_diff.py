@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from qa.lexicon import is_reversal
 from qa.schemas import QuoteChange
-from qa.spelling import is_spelling_variant
+from qa.spelling import is_spelling_variant, same_letters
 from qa.textnorm import fold, unify_marks
 
 MIN_SHARED = 0.6  # share of the quote's words found in order at the source, below which it is not found
@@ -129,8 +129,11 @@ def _negative(word: Token) -> bool:
 
 
 def _kind(draft: list[Token], source: list[Token], first_in_quote: bool) -> str:
-    """What a change of words is about: number, negation, reversal, spelling, name or wording."""
+    """What a change of words is about: a one-for-one respelling first, then number, negation,
+    reversal, spelling (hyphenation), name or wording."""
     both = draft + source
+    if draft and source and same_letters(_joined(draft), _joined(source)):
+        return "spelling"  # the same letters hyphenated or spaced otherwise (two thirds / two-thirds)
     if len(draft) == len(source) == 1 and not is_reversal(draft[0].key, source[0].key) \
             and is_spelling_variant(draft[0].key, source[0].key):
         return "spelling"  # a typo of "without" or "second" is still a typo (digits never are)

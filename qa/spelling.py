@@ -41,13 +41,18 @@ def _american(word: str) -> str:
     return word
 
 
+def same_letters(draft: str, source: str) -> bool:
+    """The same letters, hyphens, dots and apostrophes aside (e-mail / email, U.S. / US)."""
+    return _JOINERS.sub("", draft) == _JOINERS.sub("", source)
+
+
 def is_spelling_variant(draft: str, source: str) -> bool:
     """`draft` is `source` spelt otherwise (both lower case, without edge punctuation)."""
     if draft == source:
         return True
     if any(c.isdigit() for c in draft + source):
         return False  # a changed digit is a changed number
-    if _JOINERS.sub("", draft) == _JOINERS.sub("", source) or _american(draft) == _american(source):
+    if same_letters(draft, source) or _american(draft) == _american(source):
         return True
     if min(len(draft), len(source)) < MIN_TYPO_LENGTH or (is_english(draft) and is_english(source)):
         return False

@@ -259,6 +259,11 @@ def test_spelling_variants_typos_and_hyphenation_are_close(service, quote, chang
     assert _changes(service, quote) == expected
 
 
+def test_number_words_hyphenated_otherwise_are_spelling():
+    assert compare("the plague killed two thirds of the inhabitants", "the plague killed two-thirds of the inhabitants") \
+        == ("close", [QuoteChange(draft="two thirds", source="two-thirds", kind="spelling", allowed=True)])
+
+
 def test_another_english_word_within_one_edit_is_no_typo():
     assert compare("the rates rose", "the dates rose") == ("misquoted", [
         QuoteChange(draft="rates", source="dates", kind="wording", allowed=False)])
