@@ -76,3 +76,12 @@ def describe(filters: Filters) -> str:
     if filters.author:
         parts.append(f"author {filters.author!r}")
     return "; ".join(parts)
+
+
+def latest_first(corpus: Corpus, ids: list[str]) -> list[str]:
+    """`ids` newest first: by publication date, then (same day, or undated, which come last)
+    the one added to the archive later first (a later document code)."""
+    published = document_index(corpus).metadata.published
+    codes = np.array([corpus.doc_code[i] for i in ids], dtype=np.int64)
+    order = np.lexsort((-codes, -published[codes].astype(np.int64))) if len(ids) else []
+    return [ids[k] for k in order]

@@ -127,7 +127,7 @@ class DocumentDetail(DocumentSummary):
 
 class DocumentList(msgspec.Struct):
     documents: list[DocumentSummary]
-    total: int
+    total: int  # every document that matches (a `limit` lists fewer)
     undated_excluded: int = 0  # documents a date filter left out for having no known date
 
 

@@ -31,7 +31,7 @@ from qa.conversation import Conversations, Turn, resolve
 from qa.corpus import Corpus
 from qa.doc_index import document_index
 from qa.feeds import FeedDesk
-from qa.filters import UnknownDocuments, describe, select
+from qa.filters import UnknownDocuments, describe, latest_first, select
 from qa.lookup import lookup
 from qa.question import analyse
 from qa.references import Style, render
@@ -191,13 +191,19 @@ class QAService:
         document = self.corpus.documents.get(doc_id)
         return render(document, style) if document is not None else None
 
-    def documents(self, filters: Filters | None) -> tuple[list[tuple[Document, int]], int]:
+    def documents(self, filters: Filters | None, sort: str = "id", limit: int | None = None
+                  ) -> tuple[list[tuple[Document, int]], int, int]:
         """The documents matching the filters (all without), each with its passage count, in id
-        order, and how many undated ones a date filter left out."""
+        order (`sort="latest"`: newest first, see qa.filters.latest_first), the first `limit`
+        of them; how many match in all; how many undated ones a date filter left out."""
         corpus = self.corpus
         selection = select(corpus, filters)
         ids = sorted(corpus.documents if selection.doc_ids is None else selection.doc_ids)
-        return [(corpus.documents[i], corpus.passage_count(i)) for i in ids], selection.undated_excluded
+        if sort == "latest":
+            ids = latest_first(corpus, ids)
+        total = len(ids)
+        ids = ids if limit is None else ids[:limit]
+        return [(corpus.documents[i], corpus.passage_count(i)) for i in ids], total, selection.undated_excluded
 
     def document(self, doc_id: str) -> tuple[Document, int] | None:
         """The document with its passage count; None for an id the corpus does not hold."""

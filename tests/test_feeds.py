@@ -147,6 +147,29 @@ def test_the_api_lists_feeds_and_needs_the_key_to_change_them(feed_client):
     assert feed_client.get("/feeds").json()["total"] == 0
 
 
+def test_the_latest_stories_are_listed_newest_first_with_their_publisher_and_date(site, feed_service, feed_client):
+    dates = ["Mon, 01 Jan 2024 10:00:00 GMT", "Wed, 03 Jan 2024 10:00:00 GMT", "Tue, 02 Jan 2024 10:00:00 GMT"]
+    for n, date in enumerate(dates):
+        publish(site, f"/feed-{n}.xml", range(n, n + 1), pubDate=date)
+        feed_service.feeds.add(site.url(f"/feed-{n}.xml"), publisher=f"Outlet {n}")
+    feed_service.feeds.poll(due_only=False)
+    feed_service.refresh()
+    latest = feed_client.get("/documents", params={"sort": "latest", "limit": 2})
+    assert latest.status_code == 200, latest.text
+    body = latest.json()
+    assert body["total"] == 3 and [d["title"] for d in body["documents"]] == ["Sea wall vote 1", "Sea wall vote 2"]
+    assert [(d["metadata"]["publisher"], d["metadata"]["date"]) for d in body["documents"]] == [
+        ("Outlet 1", "2024-01-03"), ("Outlet 2", "2024-01-02")]
+    assert [d["id"] for d in feed_client.get("/documents").json()["documents"]] == sorted(
+        story_id(site.url(f"/story/{n}")) for n in range(3))  # id order stays the default
+    for bad in ({"sort": "oldest"}, {"limit": 0}, {"limit": 1001}, {"limit": "many"}):
+        response = feed_client.get("/documents", params=bad)
+        assert response.status_code == 400, (bad, response.text)
+    parameters = {p["name"]: p for p in feed_client.get("/schema/openapi.json").json()["paths"]["/documents"]["get"]
+                  ["parameters"]}
+    assert parameters["sort"]["schema"]["enum"] == ["id", "latest"] and parameters["limit"]["schema"]["oneOf"]
+
+
 # ---- formats and keys --------------------------------------------------------------
 def test_canonical_urls_drop_tracking_parameters_and_make_stable_document_ids():
     url = canonical_url("/a/story?utm_source=rss&id=3&fbclid=x#top", "http://127.0.0.1:8000/feed.xml")

@@ -94,6 +94,9 @@ def servers(tmp_path_factory) -> Iterator[Servers]:
     articles.mkdir()
     (articles / "harbour.txt").write_text(HOSTILE_ARTICLE)
     (articles / "lanterns.txt").write_text(UNICODE_ARTICLE)
+    # Dated before 2023 (the date filter test's 2023-01-01 matches none of them): the latest stories.
+    (articles / "harbour.txt.meta.json").write_text('{"date": "2022-06-01", "publisher": "Harbour Gazette"}')
+    (articles / "lanterns.txt.meta.json").write_text('{"date": "2022-09-15", "publisher": "Nara Evening Post"}')
     subprocess.run([*qa, "ingest", "--quiet", str(articles)], env=env, cwd=ROOT, check=True, capture_output=True)
 
     site = tmp / "site"
@@ -398,3 +401,28 @@ def test_the_date_filter_is_sent_and_its_no_match_message_shown(page, servers):
     _ask(page, TRADE)
     expect(_answers(page).last.locator(".sentence").first).to_contain_text("$240.1 billion")
     assert "filters" not in bodies[-1]
+
+
+def test_the_demo_page_lists_the_latest_stories_linked_to_their_pages(page, servers):
+    """Newest first by publication date (undated seeds after them), each with its publisher and
+    date, its title as text, and a link to the document's readable page; under the page's CSP."""
+    from playwright.sync_api import expect
+
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+    page.goto(servers.api + "/")
+    latest = page.get_by_role("region", name="Latest stories")
+    stories = latest.get_by_role("listitem")
+    expect(stories.nth(0)).to_contain_text("Lantern fair")
+    expect(stories.nth(0)).to_contain_text("Nara Evening Post · 2022-09-15")
+    expect(stories.nth(1)).to_contain_text(f"Harbour festival {PAYLOAD}")  # as text, never markup
+    expect(stories.nth(1)).to_contain_text("Harbour Gazette · 2022-06-01")
+    listed = httpx.get(servers.api + "/documents", params={"sort": "latest", "limit": 1}).json()
+    expect(stories).to_have_count(min(8, listed["total"]))
+    first = listed["documents"][0]
+    link = stories.nth(0).get_by_role("link")
+    expect(link).to_have_attribute("href", f"/documents/{first['id']}?format=html")
+    link.click()
+    expect(page).to_have_url(f"{servers.api}/documents/{first['id']}?format=html")
+    expect(page.locator("body")).to_contain_text("spent a record ¥1.8 million on lanterns")
+    assert page.dialogs == [] and violations == []

@@ -22,6 +22,11 @@ from qa.service import QAService
 DocIdParam = Annotated[str, Parameter(max_length=200, description="Document id, as listed by GET /documents")]
 HighlightParam = Annotated[list[str] | None, Parameter(
     max_length=2000, description="Ranges to mark, `start-end` character offsets (repeat or comma-separate).")]
+SortParam = Annotated[Literal["id", "latest"], Parameter(
+    description="`id` (default): by document id. `latest`: newest first, by publication date, then the one "
+                "added later (undated documents last).")]
+LimitParam = Annotated[int | None, Parameter(
+    ge=1, le=1000, description="At most this many documents (1-1000); `total` still counts every match.")]
 FormatParam = Annotated[Literal["json", "html"] | None, Parameter(
     query="format", description="`html` for a readable page; default: by the Accept header, else JSON.")]
 
@@ -44,10 +49,11 @@ class DocumentController(Controller):
     dependencies = {"filters": Provide(provide_query_filters, sync_to_thread=False)}
 
     @get_or_head(sync_to_thread=False, summary="List the documents (all, or those matching the filters)")
-    def list_documents(self, service: QAService, filters: Filters) -> DocumentList:
-        documents, undated_excluded = service.documents(filters)
+    def list_documents(self, service: QAService, filters: Filters, sort: SortParam = "id",
+                       limit: LimitParam = None) -> DocumentList:
+        documents, total, undated_excluded = service.documents(filters, sort, limit)
         docs = [summary(document, passages) for document, passages in documents]
-        return DocumentList(documents=docs, total=len(docs), undated_excluded=undated_excluded)
+        return DocumentList(documents=docs, total=total, undated_excluded=undated_excluded)
 
     @get_or_head("/{doc_id:str}", sync_to_thread=False, summary="One document with its full text",
                  operation_class=alternative_media({MediaType.HTML: TEXT}))
