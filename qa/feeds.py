@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import msgspec
@@ -23,7 +23,9 @@ from index.feeds.intervals import BadInterval, format_interval, parse_interval
 from index.feeds.lock import PollerLock
 from index.feeds.polling import Poller, RoundReport
 from index.feeds.state import Feed, FeedState, feeds_dir
-from index.writer import Writer
+
+if TYPE_CHECKING:
+    from index.writer import Writer
 
 log = logging.getLogger(__name__)
 MAX_URL = 2000
@@ -133,14 +135,17 @@ class FeedDesk:
     def remove(self, url: str) -> bool:
         return self.state.unsubscribe(url.strip())
 
-    def poll(self, due_only: bool = True, writer: Writer | None = None) -> RoundReport:
-        """One round through `writer` (the desk's own unless given)."""
+    def poll(self, due_only: bool = True, writer: Writer | None = None,
+             open_writer: Callable[[], Writer] | None = None) -> RoundReport:
+        """One round through `writer` (the desk's own unless given), or through the writer
+        `open_writer` opens at the round's first story (none opened when nothing is new)."""
         chosen = writer or self._writer
-        if chosen is None:
+        if chosen is None and open_writer is None:
             raise RuntimeError("a poll needs the store's writer")
         with self._round:  # one round at a time per process
-            if (poller := self._pollers.get(id(chosen))) is None:
-                poller = self._pollers[id(chosen)] = Poller(chosen, self.settings, self.state)
+            key = id(chosen if chosen is not None else open_writer)
+            if (poller := self._pollers.get(key)) is None:
+                poller = self._pollers[key] = Poller(chosen, self.settings, self.state, open_writer)
             return poller.poll(due_only)
 
 

@@ -60,7 +60,11 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     from index.feeds.lock import PollerBusy, PollerLock
     from index.feeds.state import feeds_dir
-    from qa.service import open_writer
+
+    def writer():  # opened at the first new story: a round with nothing new never opens the store
+        from qa.service import open_writer
+
+        return open_writer(settings)
 
     lock = PollerLock(feeds_dir(settings))
     try:
@@ -69,7 +73,7 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     try:
-        report = FeedDesk(settings).poll(due_only=not args.all, writer=open_writer(settings))
+        report = FeedDesk(settings).poll(due_only=not args.all, open_writer=writer)
     finally:
         lock.release()
     for url, result in report.results:

@@ -5,6 +5,7 @@ and every kind of bad source recorded on its own feed without stopping the other
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -466,3 +467,30 @@ def test_qa_feeds_poll_refuses_while_another_process_polls(tmp_path, monkeypatch
         assert "another process" in capsys.readouterr().err
     finally:
         held.release()
+
+
+def test_a_round_with_nothing_new_opens_no_store_so_a_server_holding_it_does_not_refuse_qa_feeds_poll(site, writer):
+    from tests.test_faults import HANG_GUARD, QA, qa_env
+
+    publish(site, "/feed.xml", range(3))
+    url = site.url("/feed.xml")
+    FeedState.of(writer.settings).subscribe(url, 900, None)
+    assert poll(writer)[url].added == 3  # this process holds the embedded store's writer, as `qa serve` does
+
+    def opened():
+        raise AssertionError("the store was opened for a round with nothing new")
+
+    quiet = Poller(None, writer.settings, open_writer=opened)
+    assert dict(quiet.poll(due_only=False).results)[url].outcome == "unchanged" and not quiet.writer_opened
+
+    env = qa_env(writer.settings.data_dir, QA_FEEDS_HOST_INTERVAL="0", QA_FEEDS_RETRIES="0")
+    done = subprocess.run([QA, "feeds", "poll", "--all"], env=env, capture_output=True, text=True, timeout=HANG_GUARD)
+    assert done.returncode == 0 and done.stdout.startswith("unchanged"), done.stdout + done.stderr
+    # A new story needs the writer, which the server holds: this feed's poll fails, nothing is
+    # recorded, and the story comes in with the next poll that can write.
+    publish(site, "/feed.xml", range(4))
+    done = subprocess.run([QA, "feeds", "poll", "--all"], env=env, capture_output=True, text=True, timeout=HANG_GUARD)
+    assert done.returncode == 1 and "the write failed" in done.stdout, done.stdout + done.stderr
+    assert FeedState.of(writer.settings).item(canonical_url(site.url("/story/3"), url)) is None
+    result = poll(writer)[url]
+    assert (result.outcome, result.added) == ("new", 1) and len(stored(writer)) == 4

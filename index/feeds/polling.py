@@ -13,14 +13,16 @@ recorded on its feed's status and stops nothing else."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -31,9 +33,10 @@ from index.feeds.formats import Entry, MalformedFeed, ParsedFeed, parse_feed
 from index.feeds.items import canonical_url, story_id
 from index.feeds.state import Feed, FeedState, Item, PollResult
 from index.loading import RawDocument, UnreadableFile, parse
-from index.pipeline import prepare
 from index.superseded import record_superseded
-from index.writer import Writer
+
+if TYPE_CHECKING:  # the writer (and the store) are imported and opened only when a story comes
+    from index.writer import Writer
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # an item whose page keeps failing is tried this often, then left until its entry changes
@@ -85,15 +88,33 @@ def _text_length(html: str) -> int:
 
 
 class Poller:
-    """Polls the feeds of `state` and writes their stories through `writer`. One per process;
-    `poll` runs one round."""
+    """Polls the feeds of `state` and writes their stories through `writer`, or through the
+    one `open_writer` opens at the first story read (a round with nothing new then never opens
+    the store nor takes its writer lock). One per process; `poll` runs one round."""
 
-    def __init__(self, writer: Writer, settings: Settings, state: FeedState | None = None) -> None:
-        self.writer, self.settings = writer, settings
+    def __init__(self, writer: Writer | None, settings: Settings, state: FeedState | None = None,
+                 open_writer: Callable[[], Writer] | None = None) -> None:
+        if writer is None and open_writer is None:
+            raise ValueError("a poller needs a writer or a way to open one")
+        self._writer, self._open_writer, self.settings = writer, open_writer, settings
+        self._opening = threading.Lock()
         self.state = state or FeedState.of(settings)
         self.fetcher = Fetcher(settings)  # kept across rounds: robots.txt and host spacing carry over
         self._claimed: set[str] = set()
         self._guard = threading.Lock()
+
+    @property
+    def writer(self) -> Writer:
+        """The store's writer, opened on first use when the poller was given a way to open it."""
+        if self._writer is None:
+            with self._opening:
+                if self._writer is None:
+                    self._writer = self._open_writer()
+        return self._writer
+
+    @property
+    def writer_opened(self) -> bool:
+        return self._writer is not None
 
     def close(self) -> None:
         self.fetcher.close()
@@ -204,7 +225,11 @@ class Poller:
                     reasons.append(failure.reason)
 
         try:
-            report = self.writer.ingest(documents()) if candidates else None
+            # The first story is read before the writer is asked for: a feed whose candidates all
+            # fail to fetch opens no store either.
+            stories = documents()
+            first = next(stories, None)
+            report = self.writer.ingest(itertools.chain([first], stories)) if first is not None else None
         except Exception as exc:  # the store or the disk: nothing of this feed is recorded, all is tried again
             metrics.FAILURES.labels("write").inc()
             log.exception("writing the stories of %s failed", feed.url)
@@ -242,6 +267,8 @@ class Poller:
     def _changes_store(self, raw: RawDocument, candidate: Candidate) -> bool:
         """Whether writing `raw` changes the store (else it is recorded as it is); a new text
         for a stored story is marked `updated_at` and its old version noted as superseded."""
+        from index.pipeline import prepare
+
         stored = self.writer.store.get_document(raw.doc_id)
         if stored is not None and "updated_at" in stored.metadata:
             raw.metadata["updated_at"] = stored.metadata["updated_at"]
