@@ -494,3 +494,33 @@ def test_a_round_with_nothing_new_opens_no_store_so_a_server_holding_it_does_not
     assert FeedState.of(writer.settings).item(canonical_url(site.url("/story/3"), url)) is None
     result = poll(writer)[url]
     assert (result.outcome, result.added) == ("new", 1) and len(stored(writer)) == 4
+
+
+def test_a_feed_answering_200_with_the_body_it_sent_last_time_is_not_parsed_again(site, writer, monkeypatch):
+    import index.feeds.polling as polling
+
+    parsed = []
+    real_parse = polling.parse_feed
+    monkeypatch.setattr(polling, "parse_feed", lambda *args: parsed.append(args[2]) or real_parse(*args))
+    url = site.url("/feed.xml")
+
+    def serve(numbers: range, missing: int | None = None) -> None:
+        """The feed without ETag or Last-Modified (a server that sends no validators)."""
+        publish(site, "/feed.xml", numbers)
+        if missing is not None:
+            site.page(f"/story/{missing}", "gone", status=404)
+        body = site.routes["/feed.xml"].body
+        site.handle("/feed.xml", lambda request: send(request, 200, body, "application/rss+xml"))
+
+    serve(range(3), missing=2)
+    FeedState.of(writer.settings).subscribe(url, 900, None)
+    first, second = poll(writer)[url], poll(writer)[url]
+    assert (first.added, first.failed, second.added, second.failed) == (2, 1, 0, 1)
+    assert len(parsed) == 2  # a body with an item not yet in is read again: its item is tried again
+    serve(range(3))
+    assert poll(writer)[url].added == 1 and len(parsed) == 3
+    again = poll(writer)[url]  # the same body: nothing parsed, no page fetched
+    assert (again.outcome, again.seen, again.added, len(parsed)) == ("unchanged", 3, 0, 3)
+    assert site.hits["/story/0"] == 1
+    serve(range(4))
+    assert poll(writer)[url].added == 1 and len(parsed) == 4

@@ -8,6 +8,8 @@ from prometheus_client import Counter
 FETCHES = Counter("qa_feed_fetches_total", "HTTP requests made by the feed poller, by what was fetched",
                   ["purpose"])
 NOT_MODIFIED = Counter("qa_feed_not_modified_total", "Feed requests answered 304 Not Modified")
+SAME_BODY = Counter("qa_feed_same_body_total", "Feed requests answered 200 with the body read last time "
+                   "(not parsed again)")
 FAILURES = Counter("qa_feed_failures_total", "Feed poller failures by kind", ["kind"])
 STORIES = Counter("qa_feed_stories_total", "Stories written from feeds: new or updated", ["outcome"])
 

@@ -13,6 +13,7 @@ recorded on its feed's status and stops nothing else."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import re
@@ -82,6 +83,10 @@ def _decoded(fetched: Fetched) -> str:
     return decode_file(fetched.content)
 
 
+def _body_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 def _text_length(html: str) -> int:
     """About how many characters of text an HTML fragment holds (to tell a full story from a summary)."""
     return len(" ".join(re.sub(r"<[^>]*>", " ", html).split()))
@@ -143,6 +148,11 @@ class Poller:
             fetched = fetcher.get(feed.resolved_url or feed.url, "feed", feed.etag, feed.last_modified)
             if fetched.status == 304:
                 return PollResult(outcome="unchanged")
+            if feed.body_hash is not None and _body_hash(fetched.content) == feed.body_hash:
+                # A server without validators sent what was read in full last time: nothing to parse.
+                metrics.SAME_BODY.inc()
+                return PollResult(outcome="unchanged", seen=feed.seen, etag=fetched.etag,
+                                  last_modified=fetched.last_modified)
             parsed, resolved = parse_feed(fetched.content, fetched.media_type(), fetched.url), None
             if parsed.kind == "html":  # a home page: follow the first feed it links to
                 if not parsed.feed_links:
@@ -163,6 +173,7 @@ class Poller:
         if result.outcome != "failed" and not result.failed:
             # Validators only once every item is in: after a failure the next poll must see the items again.
             result.etag, result.last_modified = fetched.etag, fetched.last_modified
+            result.body_hash = _body_hash(fetched.content)
         result.resolved_url = resolved
         if parsed.note:
             result.reason = "; ".join(filter(None, [parsed.note, result.reason]))

@@ -23,7 +23,7 @@ from config import Settings
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY, every INTEGER NOT NULL, publisher TEXT, added_at REAL NOT NULL,
-    resolved_url TEXT, etag TEXT, last_modified TEXT,
+    resolved_url TEXT, etag TEXT, last_modified TEXT, body_hash TEXT,
     last_poll REAL, next_poll REAL NOT NULL, outcome TEXT, reason TEXT,
     seen INTEGER NOT NULL DEFAULT 0, added INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0,
     failed INTEGER NOT NULL DEFAULT 0, total_added INTEGER NOT NULL DEFAULT 0,
@@ -47,6 +47,7 @@ class Feed(msgspec.Struct, kw_only=True):
     resolved_url: str | None = None  # the feed a home page led to (discovery), fetched instead of `url`
     etag: str | None = None
     last_modified: str | None = None
+    body_hash: str | None = None  # of the last feed body read in full: the same body again is not parsed
     last_poll: float | None = None
     next_poll: float
     outcome: str | None = None  # new | unchanged | failed
@@ -81,6 +82,7 @@ class PollResult(msgspec.Struct, kw_only=True):
     failed: int = 0
     etag: str | None = None
     last_modified: str | None = None
+    body_hash: str | None = None
     resolved_url: str | None = None
 
 
@@ -97,6 +99,13 @@ class FeedState:
         self.path = folder / "state.sqlite3"
         with self._connection() as db:
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(feeds)")}
+            if "body_hash" not in columns:  # a data dir from before the column
+                try:
+                    db.execute("ALTER TABLE feeds ADD COLUMN body_hash TEXT")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     @classmethod
     def of(cls, settings: Settings) -> "FeedState":
@@ -176,15 +185,17 @@ class FeedState:
                 "UPDATE feeds SET last_poll = ?, next_poll = ? + every, outcome = ?, reason = ?, seen = ?, added = ?,"
                 " updated = ?, failed = ?, total_added = total_added + ?, total_updated = total_updated + ?,"
                 " etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
-                " resolved_url = coalesce(?, resolved_url) WHERE url = ?",
+                " body_hash = coalesce(?, body_hash), resolved_url = coalesce(?, resolved_url) WHERE url = ?",
                 (at, at, result.outcome, result.reason, result.seen, result.added, result.updated, result.failed,
-                 result.added, result.updated, result.etag, result.last_modified, result.resolved_url, url))
+                 result.added, result.updated, result.etag, result.last_modified, result.body_hash,
+                 result.resolved_url, url))
 
     def forget_validators(self, url: str) -> None:
-        """Drop a feed's ETag, Last-Modified and discovered URL (a discovered feed that went
+        """Drop a feed's ETag, Last-Modified, body hash and discovered URL (a discovered feed that went
         away is discovered again)."""
         with self._transaction() as db:
-            db.execute("UPDATE feeds SET etag = NULL, last_modified = NULL, resolved_url = NULL WHERE url = ?", (url,))
+            db.execute("UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL, resolved_url = NULL"
+                       " WHERE url = ?", (url,))
 
     # ---- items --------------------------------------------------------------------
     def item(self, url: str) -> Item | None:
