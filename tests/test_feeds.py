@@ -524,3 +524,47 @@ def test_a_feed_answering_200_with_the_body_it_sent_last_time_is_not_parsed_agai
     assert site.hits["/story/0"] == 1
     serve(range(4))
     assert poll(writer)[url].added == 1 and len(parsed) == 4
+
+
+def news_sitemap(site: FeedSite, numbers: range) -> str:
+    urls = "".join(
+        f"<url><loc>{site.url(f'/story/{n}')}</loc><news:news><news:publication><news:name>The Paper</news:name>"
+        f"</news:publication><news:publication_date>2024-03-0{n % 9 + 1}</news:publication_date>"
+        f"<news:title>Sitemap story {n}</news:title></news:news></url>" for n in numbers)
+    return ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">{urls}</urlset>')
+
+
+def test_a_sitemap_index_is_followed_to_its_most_recent_sitemaps_within_a_bound(site, writer, monkeypatch):
+    import index.feeds.polling as polling
+
+    monkeypatch.setattr(polling, "MAX_SITEMAPS", 3)
+    for n in range(5):
+        site.page(f"/story/{n}", article(f"Page headline {n}", story(n)))
+    site.page("/news-1.xml", news_sitemap(site, range(0, 2)), "application/xml")
+    site.page("/news-2.xml", news_sitemap(site, range(2, 3)), "application/xml")
+    site.page("/old.xml", news_sitemap(site, range(3, 5)), "application/xml")
+    site.page("/broken.xml", "<urlset><url><loc>", "application/xml")
+    children = [("/old.xml", "2023-01-01"), ("/news-1.xml", "2024-03-02"), ("/broken.xml", "2024-03-01"),
+                ("/news-2.xml", "2024-03-03")]
+    index = ('<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             + "".join(f"<sitemap><loc>{site.url(path)}</loc><lastmod>{day}</lastmod></sitemap>"
+                       for path, day in children) + "</sitemapindex>")
+    site.page("/sitemap-index.xml", index, "application/xml")
+    url = site.url("/sitemap-index.xml")
+    FeedState.of(writer.settings).subscribe(url, 900, None)
+    result = poll(writer)[url]
+    assert (result.outcome, result.seen, result.added) == ("new", 3, 3), result
+    assert "1 of the index's sitemaps not read" in result.reason and "/broken.xml" in result.reason
+    assert "the 3 most recent of 4 sitemaps followed" in result.reason
+    assert site.hits["/old.xml"] == 0  # beyond the bound: the oldest is not fetched
+    documents = stored(writer)
+    assert documents[story_id(site.url("/story/2"))].metadata["publisher"] == "The Paper"
+    # The index keeps no validators (its sitemaps change under it): the next poll reads them again.
+    site.page("/news-2.xml", news_sitemap(site, range(2, 4)), "application/xml")
+    again = poll(writer)[url]
+    assert (again.outcome, again.added, site.hits["/sitemap-index.xml"]) == ("new", 1, 2)
+    site.page("/news-1.xml", "<urlset>", "application/xml")
+    site.page("/news-2.xml", "<urlset>", "application/xml")
+    failed = poll(writer)[url]
+    assert failed.outcome == "failed" and "sitemaps could not be read" in failed.reason

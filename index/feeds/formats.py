@@ -1,6 +1,6 @@
 """What a feed URL answered, read into entries: RSS 0.9x-2.0 and Atom (feedparser), JSON Feed
 (its JSON), news sitemaps (`<urlset>` with `<news:news>`, read with lxml's XML parser, entities
-and network off), and a site's home page, from which feed links are discovered
+and network off, and sitemap indexes listing them), and a site's home page, from which feed links are discovered
 (trafilatura.feeds.determine_feed: `<link rel=alternate>`, then feed-like links)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 MAX_ENTRIES = 1000  # entries read from one feed; a sitemap of the whole site is cut here
+MAX_SITEMAPS = 10  # child sitemaps of a sitemap index followed per poll: the most recently modified
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _JSON_TYPES = ("application/feed+json", "application/json")
 _SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -47,10 +48,10 @@ class Entry(msgspec.Struct, kw_only=True):
 
 
 class ParsedFeed(msgspec.Struct, kw_only=True):
-    kind: str  # rss | atom | json | sitemap | html
+    kind: str  # rss | atom | json | sitemap | sitemapindex | html
     title: str | None = None
     entries: list[Entry] = []
-    feed_links: list[str] = []  # for a home page: the feeds it links to
+    feed_links: list[str] = []  # for a home page: the feeds it links to; for a sitemap index: its sitemaps
     note: str | None = None  # a problem that did not stop the reading (recovered XML)
 
 
@@ -130,9 +131,7 @@ def _sitemap(content: bytes) -> ParsedFeed:
     except etree.XMLSyntaxError as exc:
         raise MalformedFeed(f"malformed sitemap XML ({exc})") from None
     if root.tag == f"{_SITEMAP}sitemapindex":
-        children = [loc.text.strip() for loc in root.iter(f"{_SITEMAP}loc") if loc.text]
-        raise MalformedFeed(f"a sitemap index of {len(children)} sitemaps, not a sitemap: subscribe to one of them "
-                            f"(the first: {children[0] if children else 'none'})")
+        return _sitemap_index(root)
     entries = []
     for url in root.iter(f"{_SITEMAP}url"):
         def text(path: str, node=url) -> str | None:
@@ -146,6 +145,21 @@ def _sitemap(content: bytes) -> ParsedFeed:
         if len(entries) >= MAX_ENTRIES:
             break
     return ParsedFeed(kind="sitemap", entries=entries)
+
+
+def _sitemap_index(root) -> ParsedFeed:
+    """A sitemap index: its sitemaps, the most recently modified first (those without a
+    `<lastmod>` last, in the index's order), for the poller to follow (MAX_SITEMAPS of them)."""
+    children: list[tuple[str, str]] = []
+    for node in root.iter(f"{_SITEMAP}sitemap"):
+        loc, lastmod = node.find(f"{_SITEMAP}loc"), node.find(f"{_SITEMAP}lastmod")
+        if loc is not None and loc.text and loc.text.strip():
+            children.append((loc.text.strip(), (lastmod.text or "").strip() if lastmod is not None else ""))
+    if not children:
+        raise MalformedFeed("a sitemap index that lists no sitemap")
+    # ISO 8601 dates of one site sort as text; a stable sort keeps the index's order among equals.
+    children.sort(key=lambda child: child[1], reverse=True)
+    return ParsedFeed(kind="sitemapindex", feed_links=list(dict.fromkeys(loc for loc, _ in children)))
 
 
 def _home_page(content: bytes, url: str) -> ParsedFeed:

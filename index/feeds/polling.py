@@ -30,7 +30,7 @@ import msgspec
 from config import Settings
 from index.feeds import metrics
 from index.feeds.fetching import Fetched, Fetcher, FetchFailed
-from index.feeds.formats import Entry, MalformedFeed, ParsedFeed, parse_feed
+from index.feeds.formats import MAX_ENTRIES, MAX_SITEMAPS, Entry, MalformedFeed, ParsedFeed, parse_feed
 from index.feeds.items import canonical_url, story_id
 from index.feeds.state import Feed, FeedState, Item, PollResult
 from index.loading import RawDocument, UnreadableFile, parse
@@ -162,6 +162,9 @@ class Poller:
                 parsed = parse_feed(fetched.content, fetched.media_type(), fetched.url)
                 if parsed.kind == "html":
                     raise MalformedFeed(f"the feed {resolved} that {feed.url} links to is a web page")
+            index = parsed.kind == "sitemapindex"
+            if index:
+                parsed = self._sitemaps(parsed, fetcher)
         except FetchFailed as failure:
             if feed.resolved_url:  # the discovered feed may have moved: discover again next time
                 self.state.forget_validators(feed.url)
@@ -170,14 +173,45 @@ class Poller:
             metrics.FAILURES.labels("malformed").inc()
             return PollResult(outcome="failed", reason=str(exc))
         result = self._stories(feed, parsed, fetched.url, fetcher)
-        if result.outcome != "failed" and not result.failed:
+        if result.outcome != "failed" and not result.failed and not index:
             # Validators only once every item is in: after a failure the next poll must see the items again.
+            # None for a sitemap index: its sitemaps change while it stays the same.
             result.etag, result.last_modified = fetched.etag, fetched.last_modified
             result.body_hash = _body_hash(fetched.content)
         result.resolved_url = resolved
         if parsed.note:
             result.reason = "; ".join(filter(None, [parsed.note, result.reason]))
         return result
+
+    def _sitemaps(self, index: ParsedFeed, fetcher: Fetcher) -> ParsedFeed:
+        """The entries of a sitemap index's sitemaps (the MAX_SITEMAPS most recently modified,
+        each fetched as politely and within the same byte cap as a feed), as one sitemap;
+        a sitemap that cannot be read is named in the note, and fails the poll only when none
+        could be."""
+        entries: list[Entry] = []
+        problems: list[str] = []
+        followed = index.feed_links[:MAX_SITEMAPS]
+        for child in followed:
+            try:
+                fetched = fetcher.get(child, "feed")
+                parsed = parse_feed(fetched.content, fetched.media_type(), fetched.url)
+            except FetchFailed as failure:
+                problems.append(f"sitemap {child}: {failure.reason}")
+                continue
+            except MalformedFeed as exc:
+                metrics.FAILURES.labels("malformed").inc()
+                problems.append(f"sitemap {child}: {exc}")
+                continue
+            if parsed.kind != "sitemap":
+                problems.append(f"sitemap {child}: a {parsed.kind} (only the sitemaps an index lists are followed)")
+                continue
+            entries.extend(parsed.entries[: MAX_ENTRIES - len(entries)])
+        if not entries and problems:
+            raise MalformedFeed(f"a sitemap index whose sitemaps could not be read: {'; '.join(problems[:3])}")
+        notes = [f"{len(problems)} of the index's sitemaps not read: {'; '.join(problems[:3])}"] if problems else []
+        if len(index.feed_links) > len(followed):
+            notes.append(f"the {len(followed)} most recent of {len(index.feed_links)} sitemaps followed")
+        return ParsedFeed(kind="sitemap", entries=entries, note="; ".join(notes) or None)
 
     def _claim(self, url: str) -> bool:
         """Whether this feed takes the item (no other feed of the round has it)."""
