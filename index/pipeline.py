@@ -25,6 +25,7 @@ from index.documents import Document, Passage, content_hash, span_id
 from index.embedding import Embedder
 from index.loading import METADATA_LIMITS, ArticleFiles, RawDocument, Skipped, clipped, same_file
 from index.store import DocumentRecords, Store, StoreUnavailable, sentence_records
+from index.superseded import record_superseded
 from index.writefaults import WriterBusy, check_free_space, needed_bytes
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,8 @@ def ingest_documents(documents: Iterable[RawDocument | Skipped], store: Store, e
                 continue
             if stored is not None:
                 replaces.add(document.id)
+                if stored.content_hash != document.content_hash:  # before the write: citations into the old text get a 410
+                    record_superseded(settings.data_dir, stored.content_hash, document.id)
             pending.append(records(document, embedder, settings))
             if sum(len(item.passages) for item in pending) >= WRITE_BATCH_PASSAGES:
                 writer.submit(pending)

@@ -568,3 +568,23 @@ def test_a_sitemap_index_is_followed_to_its_most_recent_sitemaps_within_a_bound(
     site.page("/news-2.xml", "<urlset>", "application/xml")
     failed = poll(writer)[url]
     assert failed.outcome == "failed" and "sitemaps could not be read" in failed.reason
+
+
+def test_replacing_a_document_from_its_file_makes_citations_into_the_old_text_answer_410(
+        tmp_path, feed_service, feed_client):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text("Sea wall vote\n\n" + "\n\n".join(story(7)))
+    feed_service.ingest([folder])
+    doc_id = feed_service.documents(None)[0][0][0].id
+    old = feed_service.document(doc_id)[0]
+    start = old.text.index("Residents")
+    old_citation = f"{old.content_hash[:16]}-{start}-{start + 20}"
+    assert feed_client.get(f"/citations/{old_citation}").status_code == 200
+    (folder / "harbour.txt").write_text("Sea wall vote\n\n" + "\n\n".join(story(7, edition=", not four")))
+    assert feed_service.ingest([folder]).replaced == [doc_id]
+    current = feed_client.get(f"/documents/{doc_id}").json()
+    gone = feed_client.get(f"/citations/{old_citation}")
+    assert gone.status_code == 410, gone.text
+    extra = gone.json()["extra"]
+    assert (extra["doc_id"], extra["current_version"]) == (doc_id, current["content_hash"][:16])

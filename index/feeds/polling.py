@@ -34,7 +34,6 @@ from index.feeds.formats import MAX_ENTRIES, MAX_SITEMAPS, Entry, MalformedFeed,
 from index.feeds.items import canonical_url, story_id
 from index.feeds.state import Feed, FeedState, Item, PollResult
 from index.loading import RawDocument, UnreadableFile, parse
-from index.superseded import record_superseded
 
 if TYPE_CHECKING:  # the writer (and the store) are imported and opened only when a story comes
     from index.writer import Writer
@@ -324,8 +323,7 @@ class Poller:
         if stored is None:
             return True
         if stored.content_hash != document.content_hash:
-            raw.metadata["updated_at"] = _now_iso()
-            record_superseded(self.settings.data_dir, stored.content_hash, raw.doc_id)
+            raw.metadata["updated_at"] = _now_iso()  # the write notes the old version as superseded
             candidate.updated = True
             return True
         same = {k: v for k, v in stored.metadata.items() if k != "ingested_at"} == document.metadata
