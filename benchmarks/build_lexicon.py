@@ -34,7 +34,7 @@ _VOWEL = set("aeiou")
 
 
 class Synset:
-    __slots__ = ("antonyms", "derived", "head", "lemmas", "pos", "satellites", "also")
+    __slots__ = ("antonyms", "derived", "head", "lemmas", "pos", "satellites", "also", "hyponyms", "pertains")
 
     def __init__(self, pos: str, lemmas: list[str]) -> None:
         self.pos, self.lemmas = pos, lemmas
@@ -43,6 +43,8 @@ class Synset:
         self.head: str | None = None  # a satellite's head synset
         self.satellites: list[str] = []
         self.also: list[str] = []
+        self.hyponyms: list[str] = []  # a noun's hyponyms, a verb's troponyms (`~`)
+        self.pertains: list[str] = []  # an adverb's adjectives (`\\`: quickly -> quick)
 
 
 def read_synsets(folder: Path) -> dict[str, Synset]:
@@ -72,6 +74,10 @@ def read_synsets(folder: Path) -> dict[str, Synset]:
                     synset.satellites.append(key)
                 elif symbol == "^":
                     synset.also.append(key)
+                elif symbol == "~":
+                    synset.hyponyms.append(key)
+                elif symbol == "\\" and kind == "r":
+                    synset.pertains.append(key)
             synsets[f"{offset}:{pos}"] = synset
     return synsets
 
@@ -110,10 +116,24 @@ def inflections(word: str, pos: str, irregular: dict[str, dict[str, set[str]]]) 
     return forms
 
 
-def poles(synsets: dict[str, Synset]) -> set[tuple[frozenset[str], frozenset[str], str]]:
+# The ways of widening WordNet's antonym pointers that build the shipped file (see poles()); each
+# can be left out (--rules) to measure it: benchmarks/bench_reversal.py.
+RULES = ("troponyms", "also-see", "adverbs")
+ALL_RULES = ("troponyms", "hyponyms", "also-see", "adverbs", "flat-adverbs")
+
+
+def poles(synsets: dict[str, Synset], rules: tuple[str, ...] = RULES) -> set[tuple[frozenset[str], frozenset[str], str]]:
     """(lemmas on one side, lemmas on the other, part of speech): the words of two antonymous
     synsets, of two antonymous adjective clusters (each head with its satellites), and the
-    derivationally related forms of the words WordNet pairs, one part of speech at a time."""
+    derivationally related forms of the words WordNet pairs, one part of speech at a time.
+    Widened by `rules`:
+    - troponyms: a verb that is a manner of doing another (`~`: ban is a way to forbid)
+      opposes what that one opposes (ban / allow), one level down; hyponyms: the same for nouns;
+    - also-see: a synset WordNet tells to "see also" (`^`: remove, see subtract) opposes the
+      antonyms of that one (remove / add);
+    - adverbs: an adverb stands with the adjective cluster it pertains to (`\\`:
+      subsequently -> subsequent); flat-adverbs: and with the cluster of an adjective spelt as
+      one of its lemmas (earlier, before -> earlier -> early: before / after)."""
     out: set[tuple[frozenset[str], frozenset[str], str]] = set()
 
     def add(first: list[str], second: list[str], pos: str) -> None:
@@ -126,16 +146,38 @@ def poles(synsets: dict[str, Synset]) -> set[tuple[frozenset[str], frozenset[str
     for synset in synsets.values():
         if synset.head:
             satellites[synset.head].extend(synset.lemmas)
+    if "adverbs" in rules or "flat-adverbs" in rules:
+        adjectives: dict[str, list[str]] = defaultdict(list)  # a one-word adjective lemma -> its synsets
+        for key, synset in synsets.items():
+            if synset.pos == "a":
+                for word in synset.lemmas:
+                    adjectives[word].append(key)
+        for synset in synsets.values():
+            if synset.pos != "r" or synset.antonyms:
+                continue  # an adverb WordNet opposes itself keeps its own antonyms
+            tied = set(synset.pertains) if "adverbs" in rules else set()
+            if "flat-adverbs" in rules:
+                tied.update(key for word in synset.lemmas for key in adjectives.get(word, ()))
+            for key in tied:
+                head = synsets[key].head or key
+                satellites[head].extend(synset.lemmas)
     derived: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)  # (word, pos) -> (related, pos)
     for synset in synsets.values():
         for source, target, goal in synset.derived:
             other = synsets[target]
             for word in (synset.lemmas if source == 0 else [synset.lemmas[source - 1]]):
                 derived[(word, synset.pos)].add((other.lemmas[goal - 1], other.pos))
+
+    def below(synset: Synset) -> list[str]:
+        """The lemmas of a synset and, by the rules, of its troponyms or hyponyms."""
+        if ("troponyms" in rules and synset.pos == "v") or ("hyponyms" in rules and synset.pos == "n"):
+            return synset.lemmas + [w for key in synset.hyponyms for w in synsets[key].lemmas]
+        return synset.lemmas
+
     for key, synset in synsets.items():
         for source, target, goal in synset.antonyms:
             other = synsets[target]
-            add(synset.lemmas, other.lemmas, synset.pos)
+            add(below(synset), below(other), synset.pos)
             if synset.pos == "a" and not synset.head and not other.head:
                 add(synset.lemmas + satellites[key], other.lemmas + satellites[target], "a")
             word, antonym = synset.lemmas[source - 1], other.lemmas[goal - 1]
@@ -146,7 +188,19 @@ def poles(synsets: dict[str, Synset]) -> set[tuple[frozenset[str], frozenset[str
                 by_pos[pos][1].append(related)
             for pos, (mine, theirs) in by_pos.items():
                 add(mine, theirs, pos)
+        if "also-see" in rules and synset.pos in ("v", "a"):
+            for seen in synset.also:
+                for _, target, _ in synsets[seen].antonyms:
+                    if target != key:
+                        add(synset.lemmas, synsets[target].lemmas, synset.pos)
     return out
+
+
+def antonym_lines(pairs: set[tuple[frozenset[str], frozenset[str], str]],
+                  irregular: dict[str, dict[str, set[str]]]) -> list[str]:
+    """antonyms.tsv's lines, sorted: each side's words with their inflections."""
+    return sorted({"\t".join(" ".join(sorted({f for w in side for f in inflections(w, pos, irregular)}))
+                             for side in (mine, theirs)) + "\n" for mine, theirs, pos in pairs})
 
 
 def licence(folder: Path) -> str:
@@ -164,14 +218,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--wordnet", type=Path, default=Path("/usr/share/wordnet"))
     parser.add_argument("--output", type=Path, default=ROOT / "qa" / "models")
+    parser.add_argument("--rules", default=",".join(RULES),
+                        help=f"comma-separated widenings of WordNet's antonyms, of {', '.join(ALL_RULES)} (none: '')")
     args = parser.parse_args()
+    rules = tuple(r for r in args.rules.split(",") if r)
+    if set(rules) - set(ALL_RULES):
+        parser.error(f"unknown rules: {sorted(set(rules) - set(ALL_RULES))}")
     if not (args.wordnet / "data.adj").exists():
         print(f"no WordNet database in {args.wordnet}: apt-get install -y wordnet-base", file=sys.stderr)
         return 1
     synsets = read_synsets(args.wordnet)
     irregular = exceptions(args.wordnet)
-    lines = sorted({"\t".join(" ".join(sorted({f for w in side for f in inflections(w, pos, irregular)}))
-                               for side in (mine, theirs)) + "\n" for mine, theirs, pos in poles(synsets)})
+    lines = antonym_lines(poles(synsets, rules), irregular)
     (args.output / "antonyms.tsv").write_text("".join(lines), encoding="utf-8")
     lemmas = {w for s in synsets.values() for w in s.lemmas if _WORD.match(w)}
     forms = {(form, lemma) for table in irregular.values() for lemma, forms in table.items() for form in forms

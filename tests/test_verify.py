@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -189,6 +192,54 @@ def test_an_antonym_swap_is_a_misquote_of_kind_reversal(service, quote, swap):
     ("higher", "lower"), ("rising", "falling")])
 def test_antonyms_come_from_wordnet_with_their_inflections_and_derived_forms(first, second):
     assert is_reversal(first, second) and is_reversal(second, first)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("banned", "allowed"), ("bans", "permits"), ("banning", "letting"),  # ban is a way to forbid (allow, permit)
+    ("added", "removed"), ("adds", "withdraws"),  # remove: "see also" subtract, the antonym of add
+])
+def test_a_manner_of_an_antonym_or_a_see_also_of_one_is_a_reversal_too(first, second):
+    assert is_reversal(first, second) and is_reversal(second, first)
+
+
+@pytest.mark.parametrize(("first", "second"), [("banned", "prohibited"), ("removed", "withdrew"),
+                                               ("supported", "backed"), ("added", "appended")])
+def test_synonyms_of_the_widened_antonyms_are_no_reversal(first, second):
+    assert not is_reversal(first, second)
+
+
+def test_build_lexicon_widens_antonyms_by_troponyms_and_see_also_only_when_asked():
+    """On a three-synset WordNet: forbid ! allow, ban a troponym of forbid, remove `^` subtract ! add."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from build_lexicon import Synset, poles
+
+    synsets = {key: Synset(pos, lemmas) for key, pos, lemmas in (
+        ("1:v", "v", ["forbid", "prohibit"]), ("2:v", "v", ["allow", "permit"]), ("3:v", "v", ["ban"]),
+        ("4:v", "v", ["add"]), ("5:v", "v", ["subtract", "deduct"]), ("6:v", "v", ["remove"]))}
+    synsets["1:v"].antonyms.append((1, "2:v", 1))
+    synsets["2:v"].antonyms.append((1, "1:v", 1))
+    synsets["1:v"].hyponyms.append("3:v")
+    synsets["4:v"].antonyms.append((1, "5:v", 1))
+    synsets["5:v"].antonyms.append((1, "4:v", 1))
+    synsets["6:v"].also.append("5:v")
+
+    def opposed(rules: tuple[str, ...]) -> set[frozenset[str]]:
+        return {frozenset((a, b)) for mine, theirs, _ in poles(synsets, rules) for a in mine for b in theirs}
+    assert frozenset(("ban", "allow")) not in opposed(())
+    assert frozenset(("remove", "add")) not in opposed(())
+    widened = opposed(("troponyms", "also-see"))
+    assert {frozenset(("ban", "allow")), frozenset(("ban", "permit")), frozenset(("remove", "add"))} <= widened
+    assert frozenset(("ban", "forbid")) not in widened and frozenset(("remove", "subtract")) not in widened
+
+
+@pytest.mark.skipif(not Path("/usr/share/wordnet/data.adj").exists(), reason="apt-get install -y wordnet-base")
+def test_the_shipped_antonyms_are_what_build_lexicon_makes_from_wordnet(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "build_lexicon.py"
+    subprocess.run([sys.executable, str(script), "--output", str(tmp_path)], check=True, capture_output=True)
+    shipped = Path(__file__).resolve().parents[1] / "qa" / "models"
+    for name in ("antonyms.tsv", "english_words.txt"):
+        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
+    assert (shipped / "antonyms.tsv").stat().st_size < 2_000_000
 
 
 @pytest.mark.parametrize(("first", "second"), [("big", "large"), ("said", "stated"), ("rose", "climbed"),
