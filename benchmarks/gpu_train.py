@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+import transformers  # noqa: E402
 
 import base_weights  # noqa: E402  (beside this script)
 import reader_bundle  # noqa: E402
@@ -113,6 +114,8 @@ def main() -> int:
                   "(and carry data/gpu-layers for a fresh run)")
             return 2
 
+    if layers is None:  # every layer is "missing" from the base: the checkpoint brings it
+        transformers.logging.set_verbosity_error()
     scratch = Path(tempfile.mkdtemp(prefix="reader-"))
     try:
         base = base_weights.expand(args.bundle / "base", layers, scratch / "base")

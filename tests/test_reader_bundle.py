@@ -5,6 +5,7 @@ the vectorised loss is the per-group one; the compact base weights expand to wit
 rounding of the shipped ones."""
 
 import contextlib
+import hashlib
 import random
 import sys
 from pathlib import Path
@@ -184,3 +185,26 @@ def test_a_200_question_training_bundle_holds_the_groups_train_reader_makes(tmp_
     loaded, meta = reader_bundle.load(path, 64)
     assert meta["sets"] == {"train": 200} and meta["limit"] == 200
     assert_same(loaded["train"], reference_inputs(groups, tokenizer, 64), [g["labels"] for g in groups])
+
+
+def test_a_checkpoint_comes_back_from_the_gpu_machine_in_parts_that_join(tmp_path, monkeypatch):
+    import gpu_train
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    model = reader_model.build(packaged_model_path(), layers=1)
+    monkeypatch.setattr(gpu_train, "PART_BYTES", 2**20)  # 16 MiB on the machine; a 1-layer reader is 3 MB
+    out, scratch = tmp_path / "out", tmp_path / "scratch"
+    out.mkdir()
+    (out / "reader.safetensors.part9").write_bytes(b"stale")  # an earlier, larger checkpoint's
+    gpu_train.write_out(model, {"layers": 1, "steps": 3}, out, scratch)
+    parts = sorted(out.glob("reader.safetensors.part*"), key=lambda p: int(p.name.removeprefix("reader.safetensors.part")))
+    joined = tmp_path / "reader.safetensors"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    assert len(parts) == -(-joined.stat().st_size // 2**20) > 1  # the stale part9 is gone
+    assert all(p.stat().st_size <= 2**20 for p in parts)
+    assert (out / "reader.safetensors.sha256").read_text() == f"{hashlib.sha256(joined.read_bytes()).hexdigest()}  reader.safetensors\n"
+    assert reader_model.read_manifest(out / "reader.safetensors") == {"layers": 1, "steps": 3}
+    state = load_file(str(joined))
+    assert set(state) == set(reader_model.trained_state(model))
+    assert all(torch.equal(state[k], v.half()) for k, v in reader_model.trained_state(model).items())
