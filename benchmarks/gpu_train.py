@@ -67,6 +67,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=7.0, help="train this long (data loading and the last "
                         "evaluation come on top: about a minute), then stop with a checkpoint")
+    parser.add_argument("--epochs", type=float, default=3.0,
+                        help="stop after this many passes over the data if the minutes are not up first (0: no limit)")
     parser.add_argument("--checkpoint-minutes", type=float, default=2.0)
     parser.add_argument("--layers", type=int, default=3, choices=range(1, 7), help="the base model's first N (3 or 6)")
     parser.add_argument("--max-tokens", type=int, default=64, help="word pieces per pair (64, 96 or 128)")
@@ -131,7 +133,7 @@ def main() -> int:
         reader_training.train(
             model, sets["train"], held_out, manifest, device=device, autocast=autocast, minutes=args.minutes,
             checkpoint_minutes=args.checkpoint_minutes, batch=args.batch, lr=args.lr, warmup=args.warmup,
-            decay_to=args.decay_to, on_checkpoint=lambda m, man, _: write_out(m, man, args.out, scratch))
+            decay_to=args.decay_to, epochs=args.epochs, on_checkpoint=lambda m, man, _: write_out(m, man, args.out, scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"done in {time.time() - t0:.0f} s; {args.out} holds the checkpoint of step {manifest['steps']}")

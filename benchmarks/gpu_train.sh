@@ -5,27 +5,38 @@
 # the checkpoint, its manifest and the log land in $OUT as they come, every 2 minutes and at
 # the end, so a run killed at the time limit still brings back its last checkpoint.
 #
-# Before the call, here (once per data change; ~3 minutes on one core, less when cached):
-#   .venv/bin/python benchmarks/gpu_bundle.py     # prints the sizes; fails over 60 MiB in all
+# Before the call, here (a few minutes on one core the first time, then cached in data/reader/):
+#   .venv/bin/python benchmarks/gpu_bundle.py
+# It builds data/gpu/ (the bundles and the base model's int8 word embeddings, 17 MiB; every run
+# carries it) and data/gpu-layers/ (the base model's fp16 layers, 19 MiB; only a fresh run
+# carries it) and prints what each kind of run would send: tracked files (20 MiB on 2026-12-07),
+# untracked files git does not ignore, and the carried folders, against the tool's 64 MiB
+# (it fails over 60). A 21 MB checkpoint left in benchmarks/checkpoints/ (reader6.safetensors
+# was, for a while) leaves room for a resumed run only.
 #
 # The device call (the tool's run; device time is 15 minutes a session, one call at most 10):
-#   command:   bash benchmarks/gpu_train.sh --minutes 7 --layers 6 --max-tokens 64 --batch 64 --lr 1e-4
-#   carry:     ["data/gpu"]
-#   timeout_s: 540
-# The command trains 7 minutes; loading (~30 s: the bundle, the base weights, CUDA) and the last
-# held-out evaluation (seconds on a GPU) come on top, so it ends inside 9 minutes, and the
-# machine's start (a minute or two) leaves the 15 minutes' rest for nothing but a look at the
-# result: do not plan a second training call in the same session.
+#   fresh, 6 layers (36.9 + 18.6 = 55.6 MiB travelled on 2026-12-07):
+#     command:   bash benchmarks/gpu_train.sh --minutes 7 --layers 6 --max-tokens 64 --batch 64 --lr 1e-4
+#     carry:     ["data/gpu", "data/gpu-layers"]
+#     timeout_s: 540
+#   or going on from a committed checkpoint (36.9 MiB; its layers, word pieces, group and seed win):
+#     command:   bash benchmarks/gpu_train.sh --minutes 7 --resume benchmarks/checkpoints/reader.safetensors --batch 64 --lr 5e-5
+#     carry:     ["data/gpu"]
+#     timeout_s: 540
+# A run ends at --minutes or after --epochs passes over the data (default 3), whichever comes
+# first. Loading (the bundle took 13 s on this machine's loaded CPU, then the base weights and
+# CUDA) and the last held-out evaluation come on top of the minutes, so 7 ends well inside 540 s;
+# the machine's start (a minute or two) and the 540 s leave about 4 minutes of the 15: enough to
+# read the result, not for a second training call. The log prints groups/s every 30 s.
 #
-# Why these values: --batch 64 questions (~380 pairs of <=64 word pieces a step) keeps the GPU
-# busy while a 7-minute run still takes thousands of steps (the CPU's batch of 8 would leave a
-# GPU idle on Python); --lr 1e-4 is 5e-5 (the CPU's, at batch 8) scaled by the square root of
-# the batch, rounded down (8x the batch; linear scaling overshoots with AdamW), with 300 warm-up
-# steps and a linear fall to 0.1 of it by the end (--decay-to; the CPU runs plateaued at a
-# constant rate). --layers 6 because a GPU affords it (3 is the CPU's choice, for speed at
-# query time); --max-tokens 96 or 128 reads more of the context (pair it with --batch 32 if
-# steps get slow). --resume benchmarks/checkpoints/reader.safetensors goes on from the
-# committed CPU reader (its layers, max_tokens and group win) instead of the base model.
+# Why these values: --batch 64 questions (about 380 pairs a step) gives a GPU enough work per
+# step (the CPU's batch of 8 would leave it waiting on Python) and still 1,400 steps an epoch;
+# --lr 1e-4 is the CPU's 5e-5 at batch 8 scaled by the square root of the 8x batch (1.4e-4),
+# rounded down (linear scaling overshoots with AdamW); 300 warm-up steps, then a linear fall to
+# 0.1 of it by the run's end (--decay-to; the CPU's constant rate plateaued). A resumed run
+# starts at 5e-5: its weights are trained already. --layers 6 because a GPU affords it (3 was
+# the CPU's choice, for speed at query time: 6 layers take 12.7 ms for 3 pairs in int8 ONNX);
+# --max-tokens 96 or 128 reads more context (at 128, 3.5% of pairs are cut, against 49% at 64).
 #
 # What comes back (files_at, read-only), at most 8 files of 16 MiB:
 #   reader.safetensors.part0[, .part1]   the fp16 trained parameters, split under 16 MiB
@@ -40,8 +51,9 @@
 #     /work/main/.venv/bin/python benchmarks/train_reader.py --ship --checkpoint /tmp/reader-gpu/reader.safetensors
 #   then benchmarks/calibrate_news.py there, `qa eval` and `qa compare` (benchmarks/HISTORY.md, "reader")
 #
-# Tested on the CPU (no GPU needed): .venv/bin/python benchmarks/gpu_bundle.py --limit 200, then
-#   OUT=/tmp/gpuout bash benchmarks/gpu_train.sh --minutes 1 --limit 200
+# Tested on the CPU (no GPU needed), in a venv holding only torch, transformers, tokenizers,
+# safetensors, numpy and tqdm, in a copy of what travels: benchmarks/gpu_bundle.py --limit 200, then
+#   OUT=/tmp/gpuout PYTHON=<that venv>/bin/python bash benchmarks/gpu_train.sh --minutes 1 --limit 200
 # PYTHON picks the interpreter (default python3, the one that holds torch on the GPU machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."

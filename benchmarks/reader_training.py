@@ -137,12 +137,13 @@ def save_checkpoint(model, manifest: dict, checkpoint: Path) -> None:
 def train(model, data: Groups, held_out: dict[str, Groups], manifest: dict, *, device: torch.device,
           autocast, minutes: float, checkpoint_minutes: float, batch: int, lr: float, warmup: int,
           decay_to: float, on_checkpoint: Callable[[object, dict, torch.optim.Optimizer], None],
-          optimizer_state: dict | None = None, report_seconds: float = 30.0) -> None:
-    """Train `model` (on `device`, in train mode) for `minutes`, resuming at the manifest's step and
-    place in `data`; every `checkpoint_minutes` and at the end, add the held-out figures to the
-    manifest's curve and call `on_checkpoint(model, manifest, optimizer)`. The learning rate
-    warms up over `warmup` steps (again, on a fresh optimiser), then falls linearly with the time
-    spent to `decay_to` times `lr` at the end (1: constant). `optimizer_state` resumes AdamW's."""
+          epochs: float = 0.0, optimizer_state: dict | None = None, report_seconds: float = 30.0) -> None:
+    """Train `model` (on `device`, in train mode) for `minutes` or `epochs` passes over `data`,
+    whichever ends first (0 epochs: no such end), resuming at the manifest's step and place in
+    `data`; every `checkpoint_minutes` and at the end, add the held-out figures to the manifest's
+    curve and call `on_checkpoint(model, manifest, optimizer)`. The learning rate warms up over
+    `warmup` steps (again, on a fresh optimiser), then falls linearly with the share of the run
+    done to `decay_to` times `lr` at its end (1: constant). `optimizer_state` resumes AdamW's."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01, fused=device.type == "cuda")
     step = manifest["steps"]
@@ -153,10 +154,14 @@ def train(model, data: Groups, held_out: dict[str, Groups], manifest: dict, *, d
     placed_held_out = {name: Placed(groups, device) for name, groups in held_out.items()}
     began = time.time()
     deadline = began + minutes * 60
+    planned = epochs * len(data)
+
+    def done(now: float) -> float:
+        """The share of the run done: of its minutes, or of its epochs when that is further on."""
+        return min(1.0, max((now - began) / max(deadline - began, 1e-9), trained / planned if planned else 0.0))
 
     def lr_at(s: int, now: float) -> float:
-        spent = min(1.0, (now - began) / max(deadline - began, 1e-9))
-        return lr * min(1.0, (s - warm_from + 1) / warmup) * (1 - (1 - decay_to) * spent)
+        return lr * min(1.0, (s - warm_from + 1) / warmup) * (1 - (1 - decay_to) * done(now))
 
     def checkpoint() -> None:
         manifest.update(steps=step, seconds=round(manifest["seconds"] + time.time() - started, 1),
@@ -169,9 +174,9 @@ def train(model, data: Groups, held_out: dict[str, Groups], manifest: dict, *, d
         print(f"checkpoint at step {step}: {json.dumps(figures)}", flush=True)
 
     started = last = reported = time.time()
-    seen, loss_sum, losses, reported_step = 0, torch.zeros((), device=device), 0, step
+    seen, trained, loss_sum, losses, reported_step = 0, 0, torch.zeros((), device=device), 0, step
     start_group = manifest["groups_seen"] % len(data)
-    while time.time() < deadline:
+    while done(time.time()) < 1:
         for b in batches(data, start_group, batch):
             now = time.time()
             for g in optimizer.param_groups:
@@ -183,18 +188,20 @@ def train(model, data: Groups, held_out: dict[str, Groups], manifest: dict, *, d
             optimizer.zero_grad(set_to_none=True)
             step += 1
             seen += len(b)
+            trained += len(b)
             loss_sum += loss.detach()  # read only at a report: no wait for the device each step
             losses += 1
             if now - reported > report_seconds:
                 rate = (step - reported_step) * batch / (now - reported)
                 print(f"step {step}: loss {float(loss_sum) / losses:.3f}, lr {lr_at(step, now):.2e}, "
-                      f"{rate:,.0f} groups/s, {max(deadline - now, 0) / 60:.1f} min left", flush=True)
+                      f"{rate:,.0f} groups/s, {trained / len(data):.2f} epochs, {max(deadline - now, 0) / 60:.1f} "
+                      "min left", flush=True)
                 loss_sum.zero_()
                 losses, reported, reported_step = 0, now, step
             if now - last > checkpoint_minutes * 60:
                 checkpoint()
                 started, last, seen = time.time(), time.time(), 0
-            if now >= deadline:
+            if done(now) >= 1:
                 break
         start_group = 0
     checkpoint()
