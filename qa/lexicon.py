@@ -4,7 +4,11 @@ word that is no English word is a typo rather than another word.
 
 The data is derived from WordNet 3.0 by benchmarks/build_lexicon.py and shipped as package
 data (qa/models/antonyms.tsv, english_words.txt, with WordNet's licence beside them), so
-nothing needs WordNet installed at run time. Both files are read once, on first use."""
+nothing needs WordNet installed at run time. WordNet has only nouns, verbs, adjectives and
+adverbs, so opposed function words (before / after, since / until, for / against) come from a
+separate hand-written list of the closed classes, qa/models/function_opposites.tsv (its
+source and scope are in its header; it is no part of WordNet's data nor under its licence).
+The files are read once, on first use."""
 
 from __future__ import annotations
 
@@ -21,17 +25,30 @@ MODELS_DIR = Path(__file__).with_name("models")
 _NEGATIVE_PREFIX = re.compile(r"^(?:un|in|im|il|ir|dis|non)-?(?P<rest>\w{5,})$")
 
 
-@lru_cache(maxsize=1)
-def _poles() -> dict[str, frozenset[tuple[int, int]]]:
-    """word -> the (line, side) of antonyms.tsv it is on: two words are antonyms when they
-    are on opposite sides of one line."""
+def _read_poles(name: str) -> dict[str, frozenset[tuple[int, int]]]:
+    """word -> the (line, side) of the file `name` it is on: two words are opposed when they
+    are on opposite sides of one line. Lines starting with # are comments."""
     on: dict[str, set[tuple[int, int]]] = {}
-    text = (MODELS_DIR / "antonyms.tsv").read_text(encoding="utf-8")
+    text = (MODELS_DIR / name).read_text(encoding="utf-8")
     for line, pair in enumerate(text.splitlines()):
+        if pair.startswith("#"):
+            continue
         for side, words in enumerate(pair.split("\t")):
             for word in words.split():
                 on.setdefault(word, set()).add((line, side))
     return {word: frozenset(places) for word, places in on.items()}
+
+
+@lru_cache(maxsize=1)
+def _poles() -> dict[str, frozenset[tuple[int, int]]]:
+    """WordNet's antonyms (antonyms.tsv)."""
+    return _read_poles("antonyms.tsv")
+
+
+@lru_cache(maxsize=1)
+def _function_poles() -> dict[str, frozenset[tuple[int, int]]]:
+    """Opposed function words (function_opposites.tsv), which WordNet has no part of speech for."""
+    return _read_poles("function_opposites.tsv")
 
 
 # WordNet's morphology ("morphy"): an inflected form's ending and what its lemma ends with.
@@ -61,15 +78,17 @@ def _english_words() -> _Words:
 def load() -> None:
     """Read the data now (a server does so at start, not on its first request)."""
     _poles()
+    _function_poles()
     _english_words()
 
 
 def is_reversal(first: str, second: str) -> bool:
-    """The two words (lower case) are antonyms, or one is the other with a negative prefix."""
-    poles = _poles()
-    mine, theirs = poles.get(first, frozenset()), poles.get(second, frozenset())
-    if any((line, 1 - side) in theirs for line, side in mine):
-        return True
+    """The two words (lower case) are antonyms (WordNet's, or opposed function words), or one is
+    the other with a negative prefix."""
+    for poles in (_poles(), _function_poles()):
+        mine, theirs = poles.get(first, frozenset()), poles.get(second, frozenset())
+        if any((line, 1 - side) in theirs for line, side in mine):
+            return True
     return any((m := _NEGATIVE_PREFIX.match(a)) is not None and m["rest"] == b
                for a, b in ((first, second), (second, first)))
 

@@ -248,6 +248,49 @@ def test_synonyms_are_no_reversal(first, second):
     assert not is_reversal(first, second)
 
 
+def test_before_swapped_for_after_is_a_reversal(service):
+    quote = "visit France after an expected visit from Russian President Vladimir Putin to Beijing"
+    assert _changes(service, quote) == ("misquoted", [("after", "before", "reversal", False)])
+
+
+def test_since_swapped_for_until_is_a_reversal(service):
+    quote = "marking the most significant border violation until the invasion started in February 2022"
+    assert _changes(service, quote) == ("misquoted", [("until", "since", "reversal", False)])
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("before", "after"), ("since", "until"), ("since", "till"), ("over", "under"), ("above", "beneath"),
+    ("into", "out"), ("onto", "off"), ("to", "from"), ("towards", "from"), ("for", "against"),
+    ("if", "unless"), ("including", "except"), ("more", "fewer"), ("most", "fewest"),
+    ("everywhere", "nowhere"), ("sometimes", "never"), ("either", "neither")])
+def test_opposed_function_words_which_wordnet_has_no_part_of_speech_for_are_a_reversal(first, second):
+    assert is_reversal(first, second) and is_reversal(second, first)
+
+
+@pytest.mark.parametrize(("first", "second"), [("in", "on"), ("to", "for"), ("before", "since"), ("after", "since"),
+                                               ("until", "till"), ("over", "above"), ("from", "of"),
+                                               ("this", "that"), ("he", "she")])
+def test_function_words_of_one_pole_or_of_no_opposition_are_no_reversal(first, second):
+    assert not is_reversal(first, second)
+
+
+def test_function_opposites_are_a_file_of_their_own_outside_wordnets_data_and_licence():
+    models = Path(__file__).resolve().parents[1] / "qa" / "models"
+    header = [line for line in (models / "function_opposites.tsv").read_text(encoding="utf-8").splitlines()
+              if line.startswith("#")]
+    assert any("Quirk" in line for line in header) and any("not derived from WordNet" in line.lower()
+                                                           or "NOT" in line for line in header)
+    wordnet_words = {w for line in (models / "antonyms.tsv").read_text(encoding="utf-8").splitlines()
+                     for side in line.split("\t") for w in side.split()}
+    assert not {"before", "since", "until", "against", "unless"} & wordnet_words
+    assert "function_opposites" not in (models / "wordnet-license.txt").read_text(encoding="utf-8")
+
+
+def test_a_function_word_that_is_a_negation_is_named_a_negation_once_not_a_reversal_too(service):
+    quote = "China has a great deal of power because it was a major ally of Russia before and without its invasion"
+    assert _changes(service, quote) == ("misquoted", [("without", "after", "negation", False)])
+
+
 @pytest.mark.parametrize(("quote", "change"), [
     ("Beijing remains hesitant to openly condemn Russian actions", ("hesitant", "reluctant", "wording")),
     ("Beijing remains reluctant to condemn Russian actions", ("", "openly", "wording")),
