@@ -9,7 +9,8 @@ words (a typo is not one) without WordNet installed at run time.
   adjectives, the clusters of two antonymous heads (each head with its `&` satellites:
   ready / reluctant); and the derivationally related forms (`+`) of the two words WordNet
   pairs, one part of speech at a time (approval / disapproval).
-- english_words.txt: every one-word lemma, then every irregular form with its lemma
+- english_words.txt: every one-word lemma with its parts of speech (`word<TAB><TAB>nv`), then
+  every irregular form with its lemma (`form<TAB>lemma`)
   (`form<TAB>lemma`: fell, stopped); qa.lexicon finds the lemma of a regular inflection by
   WordNet's own suffix rules.
 
@@ -231,10 +232,15 @@ def main() -> int:
     irregular = exceptions(args.wordnet)
     lines = antonym_lines(poles(synsets, rules), irregular)
     (args.output / "antonyms.tsv").write_text("".join(lines), encoding="utf-8")
-    lemmas = {w for s in synsets.values() for w in s.lemmas if _WORD.match(w)}
+    parts: dict[str, set[str]] = {}  # lemma -> its parts of speech (which regular endings it takes)
+    for synset in synsets.values():
+        for w in synset.lemmas:
+            if _WORD.match(w):
+                parts.setdefault(w, set()).add(synset.pos)
     forms = {(form, lemma) for table in irregular.values() for lemma, forms in table.items() for form in forms
              if _WORD.match(form) and _WORD.match(lemma)}
-    words = [f"{w}\n" for w in sorted(lemmas)] + [f"{form}\t{lemma}\n" for form, lemma in sorted(forms)]
+    words = [f"{w}\t\t{''.join(sorted(pos))}\n" for w, pos in sorted(parts.items())] + \
+        [f"{form}\t{lemma}\n" for form, lemma in sorted(forms)]
     (args.output / "english_words.txt").write_text("".join(words), encoding="utf-8")
     (args.output / "wordnet-license.txt").write_text(licence(args.wordnet), encoding="utf-8")
     print(f"{len(lines):,} pairs of antonymous word sets, "

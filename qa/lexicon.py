@@ -51,28 +51,34 @@ def _function_poles() -> dict[str, frozenset[tuple[int, int]]]:
     return _read_poles("function_opposites.tsv")
 
 
-# WordNet's morphology ("morphy"): an inflected form's ending and what its lemma ends with.
+# WordNet's morphology ("morphy"): an inflected form's ending, what its lemma ends with, and the
+# parts of speech that inflect so (failled is no word: faille is a noun, and nouns take no -ed).
 # Irregular forms (fell, better, stopped) are in the word list itself.
-_SUFFIXES = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
-             ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", ""),
-             ("er", ""), ("est", ""), ("er", "e"), ("est", "e"))
+_SUFFIXES = (("s", "", "nv"), ("ses", "s", "n"), ("xes", "x", "n"), ("zes", "z", "n"), ("ches", "ch", "n"),
+             ("shes", "sh", "n"), ("men", "man", "n"), ("ies", "y", "nv"), ("es", "e", "v"), ("es", "", "v"),
+             ("ed", "e", "v"), ("ed", "", "v"), ("ing", "e", "v"), ("ing", "", "v"),
+             ("er", "", "a"), ("est", "", "a"), ("er", "e", "a"), ("est", "e", "a"))
 
 
 class _Words(NamedTuple):
     known: frozenset[str]  # lemmas and irregular forms
+    parts: dict[str, str]  # lemma -> its parts of speech (n, v, a, r)
     irregular: dict[str, frozenset[str]]  # lemma -> its irregular forms
 
 
 @lru_cache(maxsize=1)
 def _english_words() -> _Words:
     known: set[str] = set()
+    parts: dict[str, str] = {}
     irregular: dict[str, set[str]] = {}
     for line in (MODELS_DIR / "english_words.txt").read_text(encoding="utf-8").splitlines():
-        form, _, lemma = line.partition("\t")
+        form, lemma, pos = (line.split("\t") + ["", ""])[:3]
         known.add(form)
         if lemma:
             irregular.setdefault(lemma, set()).add(form)
-    return _Words(frozenset(known), {lemma: frozenset(forms) for lemma, forms in irregular.items()})
+        else:
+            parts[form] = pos
+    return _Words(frozenset(known), parts, {lemma: frozenset(forms) for lemma, forms in irregular.items()})
 
 
 def load() -> None:
@@ -95,17 +101,18 @@ def is_reversal(first: str, second: str) -> bool:
 
 def is_english(word: str) -> bool:
     """A word (lower case) of English: a stop word, a WordNet lemma or irregular form, or a
-    regular inflection of a lemma that has no irregular one of that ending (stoped is not
-    English: stop makes stopped); possessives and hyphenated compounds count by their parts."""
+    regular inflection of a lemma whose part of speech takes that ending and that has no
+    irregular form of that ending (stoped is not English: stop makes stopped; failled is not:
+    faille is a noun); possessives and hyphenated compounds count by their parts."""
     words = _english_words()
     word = word.removesuffix("'s")
     if word in words.known or word in stopwords():
         return True
     if "-" in word:
         return all(is_english(part) for part in word.split("-") if part)
-    for ending, lemma_ending in _SUFFIXES:
+    for ending, lemma_ending, inflecting in _SUFFIXES:
         lemma = word[: len(word) - len(ending)] + lemma_ending
-        if len(lemma) >= 3 and word.endswith(ending) and lemma in words.known \
+        if len(lemma) >= 3 and word.endswith(ending) and set(words.parts.get(lemma, "")) & set(inflecting) \
                 and not any(form.endswith(ending) for form in words.irregular.get(lemma, ())):
             return True
     return False

@@ -364,6 +364,14 @@ def test_another_english_word_within_one_edit_is_no_typo():
     assert not is_spelling_variant("form", "from") and is_spelling_variant("colour", "color")
 
 
+def test_an_ending_that_the_lemmas_part_of_speech_does_not_take_makes_a_typo_not_a_word():
+    # faille and loo are nouns, which take no -ed or -ing: failled and looing are typos.
+    assert is_spelling_variant("failled", "failed") and is_spelling_variant("looing", "looking")
+    assert compare("the talks failled", "the talks failed") == ("close", [
+        QuoteChange(draft="failled", source="failed", kind="spelling", allowed=True)])
+    assert not is_spelling_variant("ruing", "ruling")  # rue is a verb: ruing is another word
+
+
 def test_changed_punctuation_is_close_and_named(service):
     assert _changes(service, "Beijing remains reluctant to openly condemn Russian actions; and can ill afford") == (
         "close", [("actions;", "actions", "punctuation", True)])
