@@ -70,6 +70,13 @@ def settings_for(data_dir: Path):
     return load_settings(environ={**os.environ, "QA_DATA_DIR": str(data_dir), "QA_FEEDS_HOST_INTERVAL": "0"})
 
 
+def writer_for(settings, embedder) -> Writer:
+    """The one writer of a fresh store, sharing the benchmark's warmed-up embedder."""
+    writer = Writer(Store.open(settings), settings)
+    writer.embedder = embedder
+    return writer
+
+
 def nothing_new(site: FeedSite, scratch: Path, embedder) -> dict:
     settings = settings_for(scratch / "quiet")
     state = FeedState.of(settings)
@@ -86,8 +93,7 @@ def nothing_new(site: FeedSite, scratch: Path, embedder) -> dict:
         known = {canonical_url(e.link, url): e.fingerprint() for e in entries}
         state.record_items(url, [Item(url=u, guid=None, doc_id=story_id(u), content_hash="0" * 64,
                                       first_seen=time.time()) for u in known], known)
-    writer = Writer(Store.open(settings), settings)
-    writer.embedder = embedder
+    writer = writer_for(settings, embedder)
     poller = Poller(writer, settings, state)
     started = time.perf_counter()
     first = poller.poll(due_only=False)
@@ -142,8 +148,7 @@ def _feed_round(site: FeedSite, data_dir: Path, embedder, feeds: list[int]) -> t
     state = FeedState.of(settings)
     for f in feeds:
         state.subscribe(site.url(f"/wire-{f}.xml"), 900, "The Wire")
-    writer = Writer(Store.open(settings), settings)
-    writer.embedder = embedder
+    writer = writer_for(settings, embedder)
     poller = Poller(writer, settings, state)
     started = time.perf_counter()
     round_ = poller.poll(due_only=False)
@@ -155,8 +160,7 @@ def _feed_round(site: FeedSite, data_dir: Path, embedder, feeds: list[int]) -> t
 
 def _files_ingest(folder: Path, data_dir: Path, embedder) -> tuple[float, int, int]:
     settings = settings_for(data_dir)
-    writer = Writer(Store.open(settings), settings)
-    writer.embedder = embedder
+    writer = writer_for(settings, embedder)
     started = time.perf_counter()
     report = writer.ingest_files([folder])
     return time.perf_counter() - started, len(report.added), report.passages
