@@ -8,6 +8,9 @@ nothing needs WordNet installed at run time. WordNet has only nouns, verbs, adje
 adverbs, so opposed function words (before / after, since / until, for / against) come from a
 separate hand-written list of the closed classes, qa/models/function_opposites.tsv (its
 source and scope are in its header; it is no part of WordNet's data nor under its licence).
+How often a word is used comes from the wordfreq package (its English list of the words used at
+least once per million; Apache-2.0 code, CC-BY-SA 4.0 data, installed as a dependency, not
+copied here): a rare word one slip away from a common one is likely that one mistyped.
 The files are read once, on first use."""
 
 from __future__ import annotations
@@ -81,11 +84,33 @@ def _english_words() -> _Words:
     return _Words(frozenset(known), parts, {lemma: frozenset(forms) for lemma, forms in irregular.items()})
 
 
+# Bands of word frequency (share of running words in wordfreq's English, Zipf 3 and 4): a rare
+# word is used under once per million words, a common one ten times per million or more.
+RARE = 1e-6
+COMMON = 1e-5
+
+
+@lru_cache(maxsize=1)
+def _frequencies() -> dict[str, float]:
+    """word -> its frequency, for the English words used at least once per million (wordfreq's
+    'small' list, 28,917 words, 4 MB; the 'large' one would add 35 MB for words we need only
+    know are rare)."""
+    from wordfreq import get_frequency_dict  # 0.25 s to import: paid by load(), at server start
+    return get_frequency_dict("en", wordlist="small")
+
+
+def frequency(word: str) -> float:
+    """How often `word` (lower case) is used in English, as a share of running words; 0 for a
+    word used under once per million words."""
+    return _frequencies().get(word, 0.0)
+
+
 def load() -> None:
     """Read the data now (a server does so at start, not on its first request)."""
     _poles()
     _function_poles()
     _english_words()
+    _frequencies()
 
 
 def is_reversal(first: str, second: str) -> bool:

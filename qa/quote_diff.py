@@ -128,6 +128,10 @@ def _negative(word: Token) -> bool:
     return word.key in NEGATIONS or word.key.endswith("n't")
 
 
+def _counts_or_negates(word: Token) -> bool:
+    return word.key in NUMBER_WORDS or _negative(word)
+
+
 def _kind(draft: list[Token], source: list[Token], first_in_quote: bool) -> str:
     """What a change of words is about: a one-for-one respelling first, then number, negation,
     reversal, spelling (hyphenation), name or wording."""
@@ -135,8 +139,10 @@ def _kind(draft: list[Token], source: list[Token], first_in_quote: bool) -> str:
     if draft and source and same_letters(_joined(draft), _joined(source)):
         return "spelling"  # the same letters hyphenated or spaced otherwise (two thirds / two-thirds)
     if len(draft) == len(source) == 1 and not is_reversal(draft[0].key, source[0].key) \
-            and is_spelling_variant(draft[0].key, source[0].key):
-        return "spelling"  # a typo of "without" or "second" is still a typo (digits never are)
+            and is_spelling_variant(draft[0].key, source[0].key, real_words=not any(map(_counts_or_negates, both))):
+        # A typo of "without" or "second" is still a typo (digits never are), but one spelling
+        # another English word there is a changed number or negation.
+        return "spelling"
     if any(any(c.isdigit() for c in w.key) or w.key in NUMBER_WORDS for w in both):
         return "number"
     if any(_negative(w) for w in both):

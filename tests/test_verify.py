@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from qa.cli import main
 from qa.quotations import MIN_QUOTE_WORDS, find_quotations
-from qa.lexicon import is_reversal
+from qa.lexicon import is_english, is_reversal
 from qa.quote_diff import compare
 from qa.schemas import MAX_VERIFY_CHARACTERS, MAX_VERIFY_QUOTES, QuoteChange
 from qa.spelling import is_spelling_variant
@@ -369,7 +369,54 @@ def test_an_ending_that_the_lemmas_part_of_speech_does_not_take_makes_a_typo_not
     assert is_spelling_variant("failled", "failed") and is_spelling_variant("looing", "looking")
     assert compare("the talks failled", "the talks failed") == ("close", [
         QuoteChange(draft="failled", source="failed", kind="spelling", allowed=True)])
-    assert not is_spelling_variant("ruing", "ruling")  # rue is a verb: ruing is another word
+    assert is_english("ruing")  # rue is a verb: ruing is a word, though a rare one (see below)
+
+
+def test_a_rare_word_one_slip_from_a_common_one_is_a_typo():
+    # ruing and bodes are English (rue, bode) but used under once per million words, where
+    # ruling and bodies are used over ten times per million: a slip of the keys, not a choice.
+    assert compare("the court is ruing on the case", "the court is ruling on the case") == ("close", [
+        QuoteChange(draft="ruing", source="ruling", kind="spelling", allowed=True)])
+    assert compare("the bodes were recovered", "the bodies were recovered") == ("close", [
+        QuoteChange(draft="bodes", source="bodies", kind="spelling", allowed=True)])
+
+
+@pytest.mark.parametrize(("quote", "source"), [
+    ("we are now ready to talk", "we are not ready to talk"),
+    ("there is on deal", "there is no deal"),
+    ("she won the seat", "she win the seat"),
+    ("prices rose again", "prices rise again"),
+    ("the plan is workable", "the plan was workable"),
+    ("we can go ahead", "we can't go ahead"),
+    ("the rates were fixed", "the dates were fixed"),
+    ("the firm was unable to pay", "the firm was able to pay"),
+    ("the move was inactive", "the move was active"),
+    ("the tenor of the report", "the tensor of the report"),  # a commoner word for a rarer one
+    ("the minister sinned the treaty", "the minister signed the treaty"),  # sinned: not rare enough
+])
+def test_common_words_one_or_two_edits_apart_stay_a_misquote(quote, source):
+    assert compare(quote, source)[0] == "misquoted"
+
+
+@pytest.mark.parametrize(("quote", "source", "kind"), [
+    ("there are nether of them left", "there are neither of them left", "negation"),
+    ("one mullion people voted", "one million people voted", "number"),
+])
+def test_a_rare_word_in_place_of_a_number_or_a_negation_is_no_typo(quote, source, kind):
+    status, changes = compare(quote, source)
+    assert status == "misquoted" and [c.kind for c in changes] == [kind]
+
+
+@pytest.mark.parametrize(("draft", "source"), [
+    ("asocial", "social"), ("unreported", "reported"), ("immaterial", "material"), ("infrequent", "frequent"),
+    ("chancellors", "chancellor"), ("campaigner", "campaign"), ("dedicates", "dedicated"), ("arrester", "arrested"),
+])
+def test_a_changed_prefix_or_ending_is_no_typo_however_rare_the_word(draft, source):
+    # Each draft word is rare, each source word common and one or two edits away: only the changed
+    # first or last letter keeps a negative prefix, a plural, a tense or a derived noun from passing
+    # as a typo.
+    assert not is_spelling_variant(draft, source)
+    assert compare(f"the {draft} was noted", f"the {source} was noted")[0] == "misquoted"
 
 
 def test_changed_punctuation_is_close_and_named(service):

@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # interval each time a request's thread wants it back: 5 ms by default, many times per /ask.
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         app.state.service = service or QAService.open(settings)
-        lexicon.load()  # quote verification's word lists (0.4 s), read now rather than on a first request
+        lexicon.load()  # quote verification's word lists and frequencies (0.6 s), read now, not on a first request
         # Feeds polled in the background by one process of the deployment (a lock in the data dir);
         # a service passed in is the caller's, and so is polling for it.
         poller = BackgroundPoller(app.state.service.feeds, app.state.service.refresh) \
