@@ -97,11 +97,46 @@ def source_span(quote: str, text: str, start: int, end: int) -> tuple[int, int] 
     last = blocks[-1].b + blocks[-1].size - 1
     last += min(len(mine) - blocks[-1].a - blocks[-1].size, len(found) - 1 - last)
     span_start, span_end = found[first][0], found[last][1]
+    if mine and not mine[0].mark:
+        span_start = _sentence_start_inside(mine[0].shown, text, span_start, found[first][1])
+    if mine and not mine[-1].mark:
+        span_end = _sentence_end_inside(mine[-1].shown, text, found[last][0], span_end)
     while span_start < span_end and text[span_start] in _OPENING:
         span_start += 1
     while span_end > span_start and text[span_end - 1] in _CLOSING:
         span_end -= 1
     return span_start, span_end
+
+
+# A sentence may end inside a run of non-spaces, with a footnote mark glued on after its full stop
+# ("two objects.:93 The normal force"): a quote of that sentence ends there, and one of the next
+# starts there, so the source span is cut inside that run rather than taking in the mark. A
+# digit right after the stop is a decimal point, never a cut (5.5% is no "5." and "5%").
+def _sentence_end_inside(word: str, text: str, start: int, end: int) -> int:
+    """`end`, or where the sentence ends inside the source's last run text[start:end] when the
+    quote's last `word` is that run up to a sentence-final mark followed by no letter nor digit."""
+    bare = word.rstrip(".!?")
+    for cut in range(start + 1, end):
+        if text[cut] in ".!?" and fold(text[start:cut]) == fold(bare):
+            after = cut
+            while after < end and text[after] in ".!?":
+                after += 1
+            rest = text[after:end]
+            if rest and not rest[0].isdigit() and not any(c.isalpha() for c in rest):
+                return after if word != bare else cut
+            return end
+    return end
+
+
+def _sentence_start_inside(word: str, text: str, start: int, end: int) -> int:
+    """`start`, or where the quote's first `word` starts inside the source's first run
+    text[start:end], right after a sentence-final mark."""
+    if fold(text[start:end]) == fold(word):
+        return start
+    for cut in range(end - 1, start, -1):
+        if fold(text[cut:end]) == fold(word):
+            return cut if text[cut - 1] in ".!?" and not text[cut].isdigit() else start
+    return start
 
 
 def _without_strays(blocks: list[Match], mine: list[Token]) -> list[Match]:

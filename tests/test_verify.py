@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from qa.cli import main
 from qa.quotations import MIN_QUOTE_WORDS, find_quotations
 from qa.lexicon import is_english, is_reversal
-from qa.quote_diff import compare
+from qa.quote_diff import compare, source_span
 from qa.schemas import MAX_VERIFY_CHARACTERS, MAX_VERIFY_QUOTES, QuoteChange
 from qa.spelling import is_spelling_variant
 from qa.verify import verify
@@ -417,6 +417,30 @@ def test_a_changed_prefix_or_ending_is_no_typo_however_rare_the_word(draft, sour
     # as a typo.
     assert not is_spelling_variant(draft, source)
     assert compare(f"the {draft} was noted", f"the {source} was noted")[0] == "misquoted"
+
+
+FOOTNOTED = ("the force acts normal to the interface between two objects.:93 The normal force holds "
+             "the structure up. Prices rose 5.5% in May.")
+
+
+@pytest.mark.parametrize(("quote", "cited"), [
+    ("the force acts normal to the interface between two objects.", "the force acts normal to the interface between two objects."),
+    ("normal to the interface between two objects", "normal to the interface between two objects"),
+    (":93 The normal force holds the structure up.", ":93 The normal force holds the structure up."),
+])
+def test_a_quote_of_a_sentence_with_a_footnote_mark_glued_on_is_exact(quote, cited):
+    start = FOOTNOTED.index(quote[:12])
+    span = source_span(quote, FOOTNOTED, start, start + len(quote))
+    assert FOOTNOTED[span[0] : span[1]] == cited and compare(quote, cited) == ("exact", [])
+
+
+@pytest.mark.parametrize("quote", ["the structure up. Prices rose 5", "the structure up. Prices rose 5.",
+                                   "5% in May."])
+def test_a_decimal_point_is_never_taken_for_the_end_of_a_sentence(quote):
+    start = FOOTNOTED.index("the structure")
+    span = source_span(quote, FOOTNOTED, start, start + len(quote) + 4)
+    status, changes = compare(quote, FOOTNOTED[span[0] : span[1]])
+    assert status == "misquoted" and [c.kind for c in changes] == ["number"]
 
 
 def test_changed_punctuation_is_close_and_named(service):
