@@ -21,7 +21,7 @@ from config import Settings
 from index import splitting
 from index.bylines import find_byline, metadata_date
 from index.cleaning import clean
-from index.documents import Document, Passage, content_hash, span_id
+from index.documents import Document, Passage, content_hash, span_ids
 from index.embedding import Embedder
 from index.loading import METADATA_LIMITS, ArticleFiles, RawDocument, Skipped, clipped, same_file
 from index.store import DocumentRecords, Store, StoreUnavailable, sentence_records
@@ -90,10 +90,10 @@ def prepare(raw: RawDocument) -> Document | None:
 def chunk(document: Document, embedder: Embedder, settings: Settings) -> list[Passage]:
     groups = splitting.split_passages(document.text, embedder.count_tokens, settings.max_passage_tokens,
                                       settings.min_passage_tokens)
+    ids = span_ids(document, [(group[0].start, group[-1].end) for group in groups])
     return [
-        Passage(id=span_id(document, group[0].start, group[-1].end), doc_id=document.id, ordinal=n,
-                start=group[0].start, end=group[-1].end, sentences=group)
-        for n, group in enumerate(groups)
+        Passage(id=passage_id, doc_id=document.id, ordinal=n, start=group[0].start, end=group[-1].end, sentences=group)
+        for n, (passage_id, group) in enumerate(zip(ids, groups))
     ]
 
 

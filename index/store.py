@@ -4,7 +4,7 @@
 `<prefix>-passages`: passages with their embedding, offsets and sentence spans (no text: the
 document has it).
 `<prefix>-sentences`: one embedding per sentence, with its document's id (its passage and
-offsets are in the passage record, its id is their content hash).
+offsets are in the passage record; its id is the hash of its document's id and its text).
 `<prefix>-meta`: the generation marker that tells readers the corpus changed.
 Embedded mode (PersistentClient under data_dir) and server mode (HttpClient) differ only
 in how the client is made: `store_mode` in the settings. An embedded store has one
@@ -13,8 +13,10 @@ writing process at a time (a lock file enforces it): two writers corrupt a Persi
 
 from __future__ import annotations
 
-import functools
 import fcntl
+import functools
+import hashlib
+import itertools
 import json
 import logging
 import os
@@ -31,7 +33,7 @@ import msgspec
 import numpy as np
 
 from config import Settings
-from index.documents import Document, Passage, Span, span_id
+from index.documents import Document, Passage, Span, span_ids
 
 
 class StoreUnavailable(Exception):
@@ -108,10 +110,19 @@ class SentenceRecord(msgspec.Struct, frozen=True):
 
 
 def sentence_records(document: Document, passages: list[Passage]) -> list[SentenceRecord]:
-    """The records of the passages' sentences in text order; a sentence's id is the content
-    hash of its document version and offsets, so ingest and a snapshot make the same ones."""
-    return [SentenceRecord(id=span_id(document, s.start, s.end), passage_id=p.id, doc_id=document.id,
-                           start=s.start, end=s.end) for p in passages for s in p.sentences]
+    """The records of the sentences of a document's passages (all of them, in order) in text
+    order; a sentence's id is the hash of its document's id and its text (index.documents.span_ids),
+    so ingest and a snapshot make the same ones."""
+    spans = [(p, s) for p in passages for s in p.sentences]
+    ids = span_ids(document, [(s.start, s.end) for _, s in spans])
+    return [SentenceRecord(id=i, passage_id=p.id, doc_id=document.id, start=s.start, end=s.end)
+            for i, (p, s) in zip(ids, spans)]
+
+
+def legacy_span_id(document: Document, start: int, end: int) -> str:
+    """The id a store written before span ids were their text's gave a span: the hash of its
+    document version and offsets (such rows are read as they are; a replacement rewrites them)."""
+    return hashlib.sha256(f"{document.id}:{document.content_hash}:{start}:{end}".encode()).hexdigest()[:20]
 
 
 class Changes(msgspec.Struct):
@@ -273,7 +284,8 @@ class Store:
                 collection.delete(where=where)
 
     def write_documents(self, batch: list[DocumentRecords], ingested_at: str) -> None:
-        """Replace documents, several per Chroma call. Document records are written after the
+        """Replace documents, several per Chroma call, writing only the passages and sentences
+        that changed (a stored one of the same id is kept). Document records are written after the
         passages and sentences: they are the commit markers, so a crash mid-write leaves only
         orphans that readers ignore and the next ingest (or `qa serve`) removes; the intent
         record written first names them, and is removed only once the write is announced, so
@@ -282,8 +294,16 @@ class Store:
         intent = self._intend(doc_ids)
         if existing := self.documents.get(ids=doc_ids, include=[])["ids"]:
             self.documents.delete(ids=existing)
-        self._discard_records(doc_ids)
+        # A new version keeps the stored rows of the spans it did not change (their ids are their
+        # text's, index.documents.span_id): only the others are deleted and written. An embedded
+        # Chroma's HNSW index never reuses a deleted row's slot (chroma-core/chroma#2594), so
+        # deleting and adding every row of each replaced article grew it, in memory and on disk,
+        # by the whole article each time.
+        where = {"doc_id": {"$in": doc_ids}}
+        stored = set(self._all(self.sentences, [], where=where)["ids"])
         sentences = [(s, v) for item in batch for s, v in zip(item.sentences, item.sentence_vectors)]
+        self._delete(self.sentences, stored - {s.id for s, _ in sentences})
+        sentences = [(s, v) for s, v in sentences if s.id not in stored]
         for part in self._paced(len(sentences)):
             rows = sentences[part]
             # The document id alone: deletes and filtered searches select by it, and the rest
@@ -291,16 +311,21 @@ class Store:
             # key cost Chroma a metadata row per sentence (a fifth of the write time).
             self.sentences.add(ids=[s.id for s, _ in rows], embeddings=np.stack([v for _, v in rows]),
                                metadatas=[{"doc_id": s.doc_id} for s, _ in rows])
-        passages = [(p, v) for item in batch for p, v in zip(item.passages, item.passage_vectors)]
+        # No passage text: readers cut it from the document's, and indexing it for Chroma's
+        # full-text search took over half of the passage write time.
+        passages = [(p, v, {"doc_id": p.doc_id, "ordinal": p.ordinal, "start": p.start, "end": p.end,
+                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])})
+                    for item in batch for p, v in zip(item.passages, item.passage_vectors)]
+        found = self._all(self.passages, ["metadatas"], where=where)
+        stored_passages = dict(zip(found["ids"], found["metadatas"]))
+        self._delete(self.passages, set(stored_passages) - {p.id for p, _, _ in passages})
+        # A kept passage is written again only when its ordinal or offsets moved: an upsert,
+        # and updating a row reuses its slot.
+        passages = [(p, v, m) for p, v, m in passages if stored_passages.get(p.id) != m]
         for part in self._paced(len(passages)):
             rows = passages[part]
-            # No passage text: readers cut it from the document's, and indexing it for Chroma's
-            # full-text search took over half of the passage write time.
-            self.passages.add(
-                ids=[p.id for p, _ in rows], embeddings=np.stack([v for _, v in rows]),
-                metadatas=[{"doc_id": p.doc_id, "ordinal": p.ordinal, "start": p.start, "end": p.end,
-                            "sentences": json.dumps([[s.start, s.end] for s in p.sentences])} for p, _ in rows],
-            )
+            self.passages.upsert(ids=[p.id for p, _, _ in rows], embeddings=np.stack([v for _, v, _ in rows]),
+                                 metadatas=[m for _, _, m in rows])
         centroids = [item.passage_vectors.mean(axis=0) for item in batch]
         self.documents.add(
             ids=doc_ids,
@@ -312,6 +337,11 @@ class Store:
         )
         self.bump_generation(doc_ids)
         self.meta.delete(ids=[intent])  # last: until the write is announced, recovery finds it (remove_orphans)
+
+    def _delete(self, collection: Any, ids: set[str]) -> None:
+        ordered = sorted(ids)
+        for part in _chunks(len(ordered), self._batch):
+            collection.delete(ids=ordered[part])
 
     def _paced(self, n: int) -> Iterator[slice]:
         """The slices of n rows to write one add() each: to a Chroma server as large as it takes;
@@ -462,7 +492,14 @@ class Store:
         raw = read(self.sentences, ["embeddings"])
         row_of = {sentence_id: row for row, sentence_id in enumerate(raw["ids"])}
         # A committed document's sentences were all written before it (the commit order).
-        sentences = [s for p in passages for s in sentence_records(documents[p.doc_id], [p]) if s.id in row_of]
+        sentences = []
+        for doc_id, of_document in itertools.groupby(passages, key=lambda p: p.doc_id):
+            document = documents[doc_id]
+            for s in sentence_records(document, list(of_document)):
+                if s.id not in row_of:  # a store written before span ids were their text's
+                    s = msgspec.structs.replace(s, id=legacy_span_id(document, s.start, s.end))
+                if s.id in row_of:
+                    sentences.append(s)
         vectors = raw["embeddings"][[row_of[s.id] for s in sentences]].reshape(len(sentences), VECTOR_DIM)
         return Snapshot(documents=documents, passages=passages, sentences=sentences, sentence_vectors=vectors)
 

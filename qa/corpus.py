@@ -40,12 +40,23 @@ class _Passages:
         code, start, end = (int(x) for x in corpus.passage_columns[row])
         document = corpus.columns.documents[code]
         first, last = corpus.sentence_bounds[row], corpus.sentence_bounds[row + 1]
-        return Passage(id=span_id(document, start, end), doc_id=document.id,
+        return Passage(id=span_id(document, start, end, self._repeat(row, code, start, end)), doc_id=document.id,
                        ordinal=row - int(corpus.doc_passage_bounds[code]), start=start, end=end,
                        sentences=[Span(a, b) for a, b in corpus.sentence_columns[first:last].tolist()])
 
     def __iter__(self) -> Iterator[Passage]:
         return (self[row] for row in range(len(self)))
+
+    def _repeat(self, row: int, code: int, start: int, end: int) -> int:
+        """How many of the document's passages before this one have the same text (its id's
+        `repeat`, index.documents.span_ids): compared only where the lengths are equal."""
+        corpus = self._corpus
+        before = corpus.passage_columns[int(corpus.doc_passage_bounds[code]) : row]
+        same_length = before[(before[:, 2] - before[:, 1]) == end - start]
+        if not len(same_length):
+            return 0
+        text = corpus.columns.documents[code].text
+        return sum(text[a:b] == text[start:end] for _, a, b in same_length.tolist())
 
 
 class _Sentences:
@@ -63,9 +74,9 @@ class _Sentences:
             raise IndexError(row)
         passage = corpus.passages[int(corpus.sentence_passage[row])]
         start, end = (int(x) for x in corpus.sentence_columns[row])
-        document = corpus.columns.documents[int(corpus.sentence_doc[row])]
-        return SentenceRecord(id=span_id(document, start, end), passage_id=passage.id, doc_id=passage.doc_id,
-                              start=start, end=end)
+        # The store's own id, as the read model keeps it (a store written before may hold older ids).
+        return SentenceRecord(id=corpus.columns.sentence_ids[row].decode(), passage_id=passage.id,
+                              doc_id=passage.doc_id, start=start, end=end)
 
 
 class _TermSets:

@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import pytest
 
 from index.loading import METADATA_LIMITS, RawDocument, UnreadableFile, read_document
@@ -35,6 +36,97 @@ def test_reingest_adds_nothing_and_changed_file_replaces_its_passages(tmp_path, 
     assert "something else entirely" in store.get_document("a").text
 
     assert store.delete_document("a") and store.counts() == {"documents": 0, "passages": 0, "sentences": 0}
+
+
+def _chroma_writes(store, monkeypatch) -> dict[str, int]:
+    """Count the rows each write call asks Chroma to add, upsert or delete, per collection."""
+    from collections import Counter
+
+    calls: Counter[str] = Counter()
+
+    def spy(kind: str, verb: str):
+        collection = getattr(store, kind)
+        call = getattr(collection, verb)
+
+        def counted(*args, **kwargs):
+            ids = kwargs.get("ids")
+            if ids is None:  # a delete by document id: as many rows as it matches
+                ids = collection.get(where=kwargs["where"], include=[])["ids"]
+            calls[f"{kind} {verb}"] += len(ids)
+            return call(*args, **kwargs)
+
+        monkeypatch.setattr(collection, verb, counted)
+
+    for kind in ("sentences", "passages"):
+        for verb in ("add", "upsert", "delete"):
+            spy(kind, verb)
+    return calls
+
+
+def test_a_replacement_writes_only_the_rows_that_changed(tmp_path, embedder, store_and_settings, monkeypatch):
+    """A new version of an article keeps the stored rows of the sentences and passages it did
+    not change, wherever they moved: only the changed ones are deleted and added (an embedded
+    Chroma's HNSW index never reuses a deleted row's slot: rewriting every row grew it, in
+    memory and on disk, by the whole article at each replacement). What is stored is what
+    ingesting that version afresh stores; repeated sentences are told apart."""
+    store, settings = store_and_settings
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    body = (SEEDS / "003_e5a21eedf92042f0.txt").read_text() + "\n\nRead more.\n\nRead more.\n"
+    (corpus / "story.txt").write_text(f"Edition 9 of this report, issued on day 10.\n\n{body}")
+    first = ingest([corpus], store, embedder, settings, progress=False)
+    counts = store.counts()
+    writes = _chroma_writes(store, monkeypatch)
+
+    # A longer first line moves every later offset, as an edited or updated lede does.
+    (corpus / "story.txt").write_text(f"Edition 10 of this report, issued on day 11.\n\n{body}")
+    edited = ingest([corpus], store, embedder, settings, progress=False)
+    assert edited.replaced == ["story"] and store.counts() == counts
+    assert first.sentences > 40 and first.passages > 5
+    assert writes["sentences add"] == writes["sentences delete"] == 1  # the edited line's sentence
+    assert writes["passages delete"] == 1 and writes["passages upsert"] == first.passages  # offsets moved
+    assert "sentences upsert" not in writes and "passages add" not in writes
+
+    fresh_settings = make_settings(tmp_path / "fresh")
+    fresh = Store.open(fresh_settings)
+    ingest([corpus], fresh, embedder, fresh_settings, progress=False)
+    stored, expected = store.snapshot(), fresh.snapshot()
+    assert stored.sentences == expected.sentences and stored.passages == expected.passages
+    assert len({s.id for s in stored.sentences}) == len(stored.sentences)
+    assert np.allclose(stored.sentence_vectors, expected.sentence_vectors, atol=1e-5)
+
+    writes.clear()
+    for edition in range(11, 15):  # the same edit again and again: the same few rows each time
+        (corpus / "story.txt").write_text(f"Edition {edition} of this report, issued on day {edition + 1}.\n\n{body}")
+        ingest([corpus], store, embedder, settings, progress=False)
+    assert writes["sentences add"] == writes["sentences delete"] == 4 and store.counts() == counts
+    assert writes["passages upsert"] == writes["passages delete"] == 4  # offsets unmoved: the rest stay as stored
+
+
+def test_a_store_written_with_older_ids_is_read_and_then_rewritten(tmp_path, embedder, store_and_settings):
+    """Stores written before span ids were their text's hold ids of the document version and
+    offsets: they are read as they are, and a replacement writes the article in the new ids."""
+    from index.pipeline import records
+    from index.store import legacy_span_id
+
+    store, settings = store_and_settings
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEEDS / "000_05abd8f469b4269b.txt", corpus / "a.txt")
+    ingest([corpus], store, embedder, settings, progress=False)
+    document = store.get_document("a")
+    made = records(document, embedder, settings)
+    store.sentences.delete(where={"doc_id": "a"})
+    store.sentences.add(ids=[legacy_span_id(document, s.start, s.end) for s in made.sentences],
+                        embeddings=made.sentence_vectors, metadatas=[{"doc_id": "a"}] * len(made.sentences))
+    older = store.snapshot()
+    assert [(s.start, s.end) for s in older.sentences] == [(s.start, s.end) for s in made.sentences]
+    assert {s.id for s in older.sentences} == set(store.sentences.get(include=[])["ids"])
+
+    (corpus / "a.txt").write_text((corpus / "a.txt").read_text() + "\n\nA correction was appended.\n")
+    ingest([corpus], store, embedder, settings, progress=False)
+    assert {s.id for s in store.snapshot().sentences} == set(store.sentences.get(include=[])["ids"])
+    assert store.counts()["sentences"] == len(made.sentences) + 1
 
 
 def test_documents_split_by_an_older_splitter_are_split_again(tmp_path, embedder, store_and_settings, monkeypatch):

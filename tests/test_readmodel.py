@@ -41,6 +41,32 @@ def test_every_record_comes_back_at_its_offsets(snapshot, opened):
         assert opened.version.sentence_rows([record.id]) == [row]  # as Chroma's search results are mapped
 
 
+def test_repeated_passages_and_sentences_keep_the_stores_ids(embedder, tmp_path):
+    """A span's id is its document's and its text's, and copies of one text in an article are
+    numbered (index.documents.span_ids): the corpus gives each passage and sentence the id the
+    store holds, the copies' included."""
+    from index.pipeline import ingest
+    from index.store import Store
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "data")
+    store = Store.open(settings)
+    paragraph = " ".join(f"The council met on day {n} and voted on the budget for the harbour." for n in range(6))
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "thrice.txt").write_text(f"Thrice\n\n{paragraph}\n\n{paragraph}\n\n{paragraph}\n")
+    ingest([tmp_path / "c"], store, embedder, settings, progress=False)
+    snapshot = store.snapshot()
+    folder = tmp_path / "readmodel" / "g1"
+    writing.write(folder, writing.from_snapshot(snapshot), readmodel.State("g1", 0))
+    opened = Corpus.open(folder)
+    texts = [opened.passage_text(r) for r in range(len(opened.passages))]
+    assert len(texts) > len(set(texts))  # the test holds a repeated passage
+    assert [p.id for p in opened.passages] == [p.id for p in snapshot.passages]
+    assert [s.id for s in opened.sentences] == [s.id for s in snapshot.sentences]
+    assert len({p.id for p in opened.passages}) == len(texts)
+    assert len({s.id for s in opened.sentences}) == len(opened.sentences) == store.counts()["sentences"]
+
+
 def test_passages_hold_their_sentences_in_text_order(opened):
     for row in range(len(opened.passages)):
         passage = opened.passages[row]
@@ -381,7 +407,8 @@ def test_a_removal_marks_the_rows_removed_until_the_files_are_written_again(embe
     vectors_file = os.stat(before.columns.vectors.base_file).st_ino
     gone, corrected = files[0].stem, files[1].stem
     old_rows = [*before.doc_passages(gone), *before.doc_passages(corrected)]
-    old_ids = [before.sentences[int(r)].id for p in old_rows for r in before.passage_sentences(p)]
+    gone_ids = [before.sentences[int(r)].id for p in before.doc_passages(gone) for r in before.passage_sentences(p)]
+    kept_ids = [before.sentences[int(r)].id for p in before.doc_passages(corrected) for r in before.passage_sentences(p)]
     gone_sentence = before.sentence_text(int(before.passage_sentences(before.doc_passages(gone)[0])[0]))
     edited = tmp_path / "edit" / files[1].name
     edited.parent.mkdir()
@@ -394,7 +421,11 @@ def test_a_removal_marks_the_rows_removed_until_the_files_are_written_again(embe
     assert sorted(corpus.version.removed_passages.tolist()) == sorted(old_rows)  # marked, not dropped
     assert gone not in corpus.documents and corpus.doc_passages(gone) == range(0)
     assert "A correction was appended here by the editors." in corpus.documents[corrected].text
-    assert corpus.version.sentence_rows(old_ids) == [None] * len(old_ids)
+    assert corpus.version.sentence_rows(gone_ids) == [None] * len(gone_ids)
+    # The corrected article's unchanged sentences keep their ids (index.documents.span_id): they
+    # reach its new rows, never the removed ones.
+    kept_rows = corpus.version.sentence_rows(kept_ids)
+    assert None not in kept_rows and not {int(corpus.sentence_passage[r]) for r in kept_rows} & set(old_rows)
     assert not corpus.lexical.scores(terms(gone_sentence))[old_rows].any()
     found = service.search(gone_sentence, 10)  # exact dense search and BM25 alike
     assert found.hits and all(h.doc_id != gone for h in found.hits)
