@@ -9,19 +9,20 @@
 #   .venv/bin/python benchmarks/gpu_bundle.py
 # It builds data/gpu/ (the bundles and the base model's int8 word embeddings, 17 MiB; every run
 # carries it) and data/gpu-layers/ (the base model's fp16 layers, 19 MiB; only a fresh run
-# carries it) and prints what each kind of run would send: tracked files (20 MiB on 2026-12-07),
-# untracked files git does not ignore, and the carried folders, against the tool's 64 MiB
-# (it fails over 60). A 21 MB checkpoint left in benchmarks/checkpoints/ (reader6.safetensors
-# was, for a while) leaves room for a resumed run only.
+# carries it) and prints what each kind of run would send: tracked files (31 MiB on 2026-12-08,
+# with the committed 6-layer checkpoint, 21.7 MB), untracked files git does not ignore, and the
+# carried folders, against the tool's 64 MiB (it fails over 60).
 #
 # The device call (the tool's run; device time is 15 minutes a session, one call at most 10):
-#   fresh, 6 layers (36.9 + 18.6 = 55.6 MiB travelled on 2026-12-07):
-#     command:   bash benchmarks/gpu_train.sh --minutes 7 --layers 6 --max-tokens 64 --batch 64 --lr 1e-4
-#     carry:     ["data/gpu", "data/gpu-layers"]
-#     timeout_s: 540
-#   or going on from a committed checkpoint (36.9 MiB; its layers, word pieces, group and seed win):
+#   going on from the committed checkpoint (47.9 MiB travelled on 2026-12-08; its layers, word
+#   pieces, group and seed win):
 #     command:   bash benchmarks/gpu_train.sh --minutes 7 --resume benchmarks/checkpoints/reader.safetensors --batch 64 --lr 5e-5
 #     carry:     ["data/gpu"]
+#     timeout_s: 540
+#   or fresh (66.5 MiB with the committed checkpoint in the tree: move it out of the tree first,
+#   which leaves 45 MiB):
+#     command:   bash benchmarks/gpu_train.sh --minutes 7 --layers 6 --max-tokens 64 --batch 64 --lr 1e-4
+#     carry:     ["data/gpu", "data/gpu-layers"]
 #     timeout_s: 540
 # A run ends at --minutes or after --epochs passes over the data (default 3), whichever comes
 # first. Loading (the bundle took 13 s on this machine's loaded CPU, then the base weights and

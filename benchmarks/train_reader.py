@@ -12,7 +12,7 @@ runs through benchmarks/gpu_train.sh on the same bundles (benchmarks/gpu_bundle.
     .venv/bin/python benchmarks/train_reader.py --evaluate               # the held-out figures only
 
 Every `--checkpoint-minutes` it writes the whole training state to data/reader/reader-state.pt and
-the checkpoint (fp16, trained parameters only, 11 MB) with its manifest to
+the checkpoint (fp16, trained parameters only: 11 MB at 3 layers, 22 MB at 6) with its manifest to
 benchmarks/checkpoints/reader.{safetensors,json}, which are committed: a run resumes from
 there (with the optimiser's state when this machine has it, with a fresh one otherwise). `--ship` copies the checkpoint into
 qa/models/, after which benchmarks/calibrate_news.py fits its calibration (the two ship as a
